@@ -1,0 +1,13 @@
+"""calico-monitoring: Calico metrics into Prometheus-Operator and Grafana, one stack per cluster."""
+
+import pulumi
+
+from components.calico_monitoring import CalicoMonitoring
+from components.settings import load_settings
+
+settings = load_settings()
+monitoring = CalicoMonitoring("calico-monitoring", settings)
+
+pulumi.export("felixMetrics", monitoring.felix.applied)
+pulumi.export("felixScrapeJob", monitoring.pod_monitor.job)
+pulumi.export("calicoNodeMetricsPort", settings.felix.metrics_port)

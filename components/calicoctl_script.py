@@ -1,0 +1,168 @@
+"""Pure builders of the shell scripts that patch a Calico resource with calicoctl.
+
+A create script records the current values of the fields it changes, applies the
+patch, reads the resource back and checks it; if the check fails it puts the old
+values back before failing, so nothing is left half-applied. What it prints on
+stdout (the applied values and the restore patch) is what Pulumi keeps as the
+command's ``stdout``; the delete script reads it back from ``PULUMI_COMMAND_STDOUT``.
+
+Every value a user controls reaches the shell either quoted with ``shlex.quote``
+or through an environment variable, so nothing in the stack config is ever run.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from components.settings import CalicoctlSettings, EtcdDatastore, KubernetesDatastore, Secret
+
+HELPER_SOURCE = (Path(__file__).parent / "calicoctl_helper.py").read_text(encoding="utf-8")
+_HEREDOC_END = "CALICO_MONITORING_HELPER_END"
+assert _HEREDOC_END not in HELPER_SOURCE.splitlines()
+
+# Names calicoctl itself understands, plus one of ours for kubeconfig text.
+DATASTORE_VARIABLES = (
+    "DATASTORE_TYPE",
+    "KUBECONFIG",
+    "K8S_CURRENT_CONTEXT",
+    "CALICO_MONITORING_KUBECONFIG_CONTENT",
+    "ETCD_ENDPOINTS",
+    "ETCD_KEY_FILE",
+    "ETCD_CERT_FILE",
+    "ETCD_CA_CERT_FILE",
+    "ETCD_KEY",
+    "ETCD_CERT",
+    "ETCD_CA_CERT",
+    "ETCD_USERNAME",
+    "ETCD_PASSWORD",
+)
+
+
+@dataclass(frozen=True)
+class PatchScripts:
+    create: str
+    delete: str
+
+
+def patch_json(patch: dict[str, Any]) -> str:
+    """Canonical JSON: the same patch always gives the same text, so previews stay quiet."""
+    return json.dumps(patch, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def datastore_environment(datastore: KubernetesDatastore | EtcdDatastore) -> dict[str, str | Secret]:
+    """Environment for the scripts; every name we own is set, empty when unused.
+
+    Setting all of them keeps calicoctl settings that happen to be exported in the
+    shell that runs `pulumi up` out of the run. KUBECONFIG is the one exception: with
+    no kubeconfig configured it is inherited, as the Kubernetes provider does.
+    """
+    values: dict[str, str | Secret | None] = {"DATASTORE_TYPE": datastore.type}
+    if isinstance(datastore, KubernetesDatastore):
+        values |= {
+            "KUBECONFIG": datastore.kubeconfig_path,
+            "K8S_CURRENT_CONTEXT": datastore.context,
+            "CALICO_MONITORING_KUBECONFIG_CONTENT": datastore.kubeconfig_content,
+        }
+    else:
+        values |= {
+            "ETCD_ENDPOINTS": ",".join(datastore.endpoints),
+            "ETCD_KEY_FILE": datastore.key_file,
+            "ETCD_CERT_FILE": datastore.cert_file,
+            "ETCD_CA_CERT_FILE": datastore.ca_cert_file,
+            "ETCD_KEY": datastore.key,
+            "ETCD_CERT": datastore.cert,
+            "ETCD_CA_CERT": datastore.ca_cert,
+            "ETCD_USERNAME": datastore.username,
+            "ETCD_PASSWORD": datastore.password,
+        }
+    inherit = {"KUBECONFIG"} if isinstance(datastore, KubernetesDatastore) and values["KUBECONFIG"] is None else set()
+    return {
+        name: ("" if values.get(name) is None else values[name])
+        for name in sorted(DATASTORE_VARIABLES)
+        if name not in inherit
+    }
+
+
+def _prologue(title: str, calicoctl: CalicoctlSettings) -> str:
+    executable = shlex.quote(calicoctl.path)
+    extra = " --allow-version-mismatch" if calicoctl.allow_version_mismatch else ""
+    return f"""\
+# calico-monitoring: {title}
+set -eu
+umask 077
+if ! command -v python3 >/dev/null 2>&1; then
+  echo 'calico-monitoring: python3 is needed on the machine that runs pulumi' >&2
+  exit 127
+fi
+if ! command -v {executable} >/dev/null 2>&1; then
+  echo 'calico-monitoring: calicoctl not found: '{executable}' (set calico-monitoring:calicoctl.path)' >&2
+  exit 127
+fi
+work=$(mktemp -d "${{TMPDIR:-/tmp}}/calico-monitoring.XXXXXXXX")
+trap 'rm -rf "$work"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+cat >"$work/helper.py" <<'{_HEREDOC_END}'
+{HELPER_SOURCE.rstrip()}
+{_HEREDOC_END}
+helper() {{ python3 "$work/helper.py" "$@"; }}
+run_calicoctl() {{ {executable} "$@" --config "$work/calicoctl.cfg"{extra}; }}
+helper write-config "$work"
+"""
+
+
+def calicoctl_patch_scripts(kind: str, name: str, patch: dict[str, Any], calicoctl: CalicoctlSettings) -> PatchScripts:
+    """Create and delete scripts that apply ``patch`` to ``kind``/``name`` and undo it exactly."""
+    target = f"{kind} {name}"
+    quoted_patch = shlex.quote(patch_json(patch))
+    create = (
+        _prologue(f"patch {target} (generated)", calicoctl)
+        + f"""\
+patch={quoted_patch}
+get_resource() {{ run_calicoctl get {target} -o json >"$1" || {{ cat "$1" >&2; return 1; }}; }}
+# Record the current values of the fields the patch sets, so destroy can put them back.
+get_resource "$work/before.json"
+helper restore-patch "$work/before.json" "$patch" >"$work/restore.json"
+run_calicoctl patch {target} --patch "$patch" >&2
+# Read it back; if the patch did not take, put the old values back before failing.
+if get_resource "$work/after.json" \\
+  && helper verify "$work/after.json" "$work/restore.json" "$patch" >"$work/state.json"; then
+  cat "$work/state.json"
+else
+  echo 'calico-monitoring: {target} does not show the patch; restoring its previous values' >&2
+  run_calicoctl patch {target} --patch "$(cat "$work/restore.json")" >&2 \\
+    || echo 'calico-monitoring: restoring failed; apply this patch by hand:' "$(cat "$work/restore.json")" >&2
+  exit 1
+fi
+"""
+    )
+    delete = (
+        _prologue(f"restore {target} (generated)", calicoctl)
+        + f"""\
+helper recorded-restore >"$work/restore.json"
+if [ -s "$work/restore.json" ]; then
+  run_calicoctl patch {target} --patch "$(cat "$work/restore.json")" >&2
+fi
+"""
+    )
+    return PatchScripts(create=create, delete=delete)
+
+
+def felix_patch(settings_felix) -> dict[str, Any]:
+    """The FelixConfiguration spec fields this program sets."""
+    spec: dict[str, Any] = {
+        "prometheusMetricsEnabled": True,
+        "prometheusMetricsPort": settings_felix.metrics_port,
+    }
+    if settings_felix.metrics_host is not None:
+        spec["prometheusMetricsHost"] = settings_felix.metrics_host
+    if settings_felix.go_metrics is not None:
+        spec["prometheusGoMetricsEnabled"] = settings_felix.go_metrics
+    if settings_felix.process_metrics is not None:
+        spec["prometheusProcessMetricsEnabled"] = settings_felix.process_metrics
+    return {"spec": spec}

@@ -1,0 +1,565 @@
+"""Stack configuration: the one place that parses and validates it.
+
+``parse_settings`` is pure: it takes the stack's raw config values (as Pulumi hands
+them to a program: strings, with objects JSON-encoded) and returns frozen settings,
+or raises ``ConfigError`` listing every problem, each naming the key, the value and
+what is accepted. Nothing here touches a cluster, so a bad stack fails before any
+resource is registered.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+PROJECT = "calico-monitoring"
+
+
+class ConfigError(ValueError):
+    """A stack setting is missing or wrong; the message lists every problem."""
+
+
+class Secret:
+    """A configuration value that must only ever reach Pulumi as a secret.
+
+    Its repr never shows the value, so it cannot leak through a log line or an
+    error message by accident.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret([secret])"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+# --- settings models ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KubernetesDatastore:
+    """calicoctl talks to the Kubernetes API (Calico's "kubernetes" datastore)."""
+
+    kubeconfig_path: str | None
+    kubeconfig_content: Secret | None
+    context: str | None
+    type: str = "kubernetes"
+
+
+@dataclass(frozen=True)
+class EtcdDatastore:
+    """calicoctl talks to etcd v3 directly."""
+
+    endpoints: tuple[str, ...]
+    key_file: str | None = None
+    cert_file: str | None = None
+    ca_cert_file: str | None = None
+    key: Secret | None = None
+    cert: Secret | None = None
+    ca_cert: Secret | None = None
+    username: str | None = None
+    password: Secret | None = None
+    type: str = "etcdv3"
+
+
+@dataclass(frozen=True)
+class CalicoctlSettings:
+    path: str = "calicoctl"
+    allow_version_mismatch: bool = False
+
+
+@dataclass(frozen=True)
+class FelixSettings:
+    metrics_port: int = 9091
+    metrics_host: str | None = None
+    go_metrics: bool | None = None
+    process_metrics: bool | None = None
+
+
+@dataclass(frozen=True)
+class CalicoNodeSettings:
+    namespace: str = "kube-system"
+    daemon_set: str = "calico-node"
+    container: str = "calico-node"
+    port_name: str = "http-metrics"
+
+
+@dataclass(frozen=True)
+class PodMonitorSettings:
+    name: str = "felix"
+    namespace: str = "monitoring"
+    interval: str = "15s"
+    scrape_timeout: str | None = None
+    path: str = "/metrics"
+    labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def job(self) -> str:
+        """The `job` label prometheus-operator gives targets of this PodMonitor."""
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class KubernetesProviderSettings:
+    """The stack's `kubernetes:*` keys, handed to the one explicit provider."""
+
+    kubeconfig_path: str | None = None
+    kubeconfig_content: Secret | None = None
+    context: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    datastore: KubernetesDatastore | EtcdDatastore
+    calicoctl: CalicoctlSettings = field(default_factory=CalicoctlSettings)
+    felix: FelixSettings = field(default_factory=FelixSettings)
+    calico_node: CalicoNodeSettings = field(default_factory=CalicoNodeSettings)
+    pod_monitor: PodMonitorSettings = field(default_factory=PodMonitorSettings)
+    kubernetes: KubernetesProviderSettings = field(default_factory=KubernetesProviderSettings)
+
+
+# --- validation helpers ------------------------------------------------------
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+# Prometheus (and prometheus-operator's CRD) duration syntax, units in descending order.
+_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+_DURATION_UNITS_MS = (365 * 86400_000, 7 * 86400_000, 86400_000, 3600_000, 60_000, 1000, 1)
+_HOST_LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_HOST_LABEL}(\.{_HOST_LABEL})*$")
+
+DURATION_HINT = "a Prometheus duration such as 15s, 1m or 1m30s"
+
+
+def duration_ms(text: str) -> int | None:
+    """Milliseconds in a Prometheus duration, or None when it is not one."""
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    if not match or not text:
+        return None
+    return sum(int(n) * unit for n, unit in zip(match.groups(), _DURATION_UNITS_MS, strict=True) if n)
+
+
+def is_port_name(name: str) -> bool:
+    """Kubernetes' IANA_SVC_NAME rule for container port names."""
+    return (
+        0 < len(name) <= 15
+        and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) is not None
+        and "--" not in name
+        and re.search(r"[a-z]", name) is not None
+    )
+
+
+def is_dns1123_label(name: str) -> bool:
+    return len(name) <= 63 and _DNS1123_LABEL.match(name) is not None
+
+
+def is_dns1123_subdomain(name: str) -> bool:
+    return len(name) <= 253 and _DNS1123_SUBDOMAIN.match(name) is not None
+
+
+def is_label_key(key: str) -> bool:
+    prefix, _, name = key.rpartition("/")
+    if prefix and not is_dns1123_subdomain(prefix):
+        return False
+    return len(name) <= 63 and _LABEL_NAME.match(name) is not None
+
+
+def is_label_value(value: str) -> bool:
+    return len(value) <= 63 and _LABEL_VALUE.match(value) is not None
+
+
+def _show(value: Any) -> str:
+    """How a bad value is quoted in an error message."""
+    if isinstance(value, Secret):
+        return "[secret]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+class _Section:
+    """Reads one object-valued key, recording problems instead of stopping at the first."""
+
+    def __init__(self, key: str, raw: Mapping[str, Any], problems: list[str], secret: bool = False) -> None:
+        self.key = key
+        self.raw = raw
+        self.problems = problems
+        self.secret = secret
+        self.used: set[str] = set()
+
+    def problem(self, field_name: str | None, value: Any, accepted: str) -> None:
+        name = f"{self.key}.{field_name}" if field_name else self.key
+        shown = "[secret]" if self.secret else _show(value)
+        self.problems.append(f"{name}: got {shown}; expected {accepted}")
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.used.add(name)
+        return self.raw.get(name, default)
+
+    def string(self, name: str, default: str | None, check: Callable[[str], bool], accepted: str) -> str | None:
+        self.used.add(name)
+        if name not in self.raw:
+            return default
+        value = self.raw[name]
+        if not isinstance(value, str) or not check(value):
+            self.problem(name, value, accepted)
+            return default
+        return value
+
+    def boolean(self, name: str, default: bool | None) -> bool | None:
+        self.used.add(name)
+        if name not in self.raw:
+            return default
+        value = self.raw[name]
+        if not isinstance(value, bool):
+            self.problem(name, value, "true or false")
+            return default
+        return value
+
+    def port(self, name: str, default: int) -> int:
+        self.used.add(name)
+        if name not in self.raw:
+            return default
+        value = self.raw[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+            self.problem(name, value, "a port number from 1 to 65535")
+            return default
+        return value
+
+    def secret_string(self, name: str) -> Secret | None:
+        self.used.add(name)
+        if name not in self.raw:
+            return None
+        value = self.raw[name]
+        if not isinstance(value, str) or not value.strip():
+            self.problems.append(f"{self.key}.{name}: expected a non-empty string (value not shown: it is secret)")
+            return None
+        return Secret(value)
+
+    def reject_unknown(self, allowed: Collection[str] | None = None) -> None:
+        known = set(allowed) if allowed is not None else self.used
+        for name in sorted(set(self.raw) - known):
+            self.problems.append(
+                f"{self.key}.{name}: unknown setting; accepted settings are {', '.join(sorted(known))}"
+            )
+
+
+def _non_empty_path(value: str) -> bool:
+    return bool(value) and "\0" not in value
+
+
+def _is_host(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return _HOSTNAME.match(value) is not None
+
+
+def _is_etcd_endpoint(value: str) -> bool:
+    if not isinstance(value, str) or "," in value or any(c.isspace() for c in value):
+        return False
+    parts = urlsplit(value)
+    try:
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and port_ok
+        and parts.path in ("", "/")
+        and not parts.query
+        and not parts.fragment
+        and not parts.username
+    )
+
+
+# --- parsing -----------------------------------------------------------------
+
+_OBJECT_KEYS = ("datastore", "calicoctl", "felix", "calicoNode", "podMonitor")
+
+
+def parse_settings(values: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Settings:
+    """Build Settings from raw stack config, or raise ConfigError listing every problem.
+
+    ``values`` maps full config keys (``calico-monitoring:datastore``,
+    ``kubernetes:context``) to what Pulumi hands the program: plain strings, with
+    object values JSON-encoded. Already-decoded objects are accepted too.
+    ``secret_keys`` names the keys that were set with ``--secret``.
+    """
+    problems: list[str] = []
+    prefix = f"{PROJECT}:"
+    known = {prefix + key for key in _OBJECT_KEYS}
+    for key in sorted(k for k in values if k.startswith(prefix) and k not in known):
+        problems.append(f"{key}: unknown setting; accepted settings are {', '.join(sorted(known))}")
+
+    def section(name: str, required: bool = False) -> _Section:
+        key = prefix + name
+        raw = values.get(key)
+        secret = key in secret_keys
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError:
+                problems.append(
+                    f"{key}: expected an object (set it with `pulumi config set --path {key}.<field> <value>`)"
+                    + ("" if secret else f"; got {_show(raw)}")
+                )
+                raw = {}
+        if raw is None:
+            if required:
+                problems.append(f"{key}: missing; it is required (an object with at least `type`)")
+            raw = {}
+        if not isinstance(raw, Mapping):
+            problems.append(f"{key}: expected an object; got {'[secret]' if secret else _show(raw)}")
+            raw = {}
+        return _Section(key, raw, problems, secret=secret)
+
+    provider = _parse_kubernetes_provider(values, secret_keys, problems)
+    datastore = _parse_datastore(section("datastore", required=True), provider, problems)
+    calicoctl = _parse_calicoctl(section("calicoctl"))
+    felix = _parse_felix(section("felix"))
+    calico_node = _parse_calico_node(section("calicoNode"))
+    pod_monitor = _parse_pod_monitor(section("podMonitor"))
+
+    if problems:
+        raise ConfigError("invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+    return Settings(
+        datastore=datastore,
+        calicoctl=calicoctl,
+        felix=felix,
+        calico_node=calico_node,
+        pod_monitor=pod_monitor,
+        kubernetes=provider,
+    )
+
+
+def looks_like_kubeconfig_content(value: str) -> bool:
+    """`kubernetes:kubeconfig` may hold a path or the kubeconfig document itself."""
+    stripped = value.lstrip()
+    return "\n" in value.strip() or stripped.startswith(("{", "apiVersion:", "kind:", "clusters:"))
+
+
+def _parse_kubernetes_provider(
+    values: Mapping[str, Any], secret_keys: Collection[str], problems: list[str]
+) -> KubernetesProviderSettings:
+    kubeconfig = values.get("kubernetes:kubeconfig")
+    context = values.get("kubernetes:context")
+    path = content = None
+    if kubeconfig is not None:
+        if not isinstance(kubeconfig, str) or not _non_empty_path(kubeconfig):
+            problems.append("kubernetes:kubeconfig: expected a kubeconfig file path or the kubeconfig text itself")
+        elif looks_like_kubeconfig_content(kubeconfig):
+            content = Secret(kubeconfig)
+        else:
+            path = kubeconfig
+    if context is not None and (not isinstance(context, str) or not context):
+        problems.append(f"kubernetes:context: got {_show(context)}; expected the name of a kubeconfig context")
+        context = None
+    return KubernetesProviderSettings(kubeconfig_path=path, kubeconfig_content=content, context=context)
+
+
+def _current_context_of(content: Secret) -> str | None:
+    try:
+        document = yaml.safe_load(content.reveal())
+    except yaml.YAMLError:
+        return None
+    if isinstance(document, Mapping) and isinstance(document.get("current-context"), str):
+        return document["current-context"] or None
+    return None
+
+
+def _parse_datastore(
+    s: _Section, provider: KubernetesProviderSettings, problems: list[str]
+) -> KubernetesDatastore | EtcdDatastore:
+    kind = s.get("type")
+    if kind == "kubernetes":
+        return _parse_kubernetes_datastore(s, provider, problems)
+    if kind == "etcdv3":
+        return _parse_etcd_datastore(s, problems)
+    if s.raw:  # a missing datastore was already reported
+        s.problem("type", kind, '"kubernetes" or "etcdv3"')
+    return KubernetesDatastore(kubeconfig_path=None, kubeconfig_content=None, context=None)
+
+
+def _parse_kubernetes_datastore(
+    s: _Section, provider: KubernetesProviderSettings, problems: list[str]
+) -> KubernetesDatastore:
+    own_path = s.string("kubeconfig", None, _non_empty_path, "a kubeconfig file path")
+    own_context = s.string("context", None, bool, "the name of a kubeconfig context")
+    s.reject_unknown(("type", "kubeconfig", "context"))
+    if own_path is not None:
+        path, content = own_path, None
+        context = own_context or (provider.context if own_path == provider.kubeconfig_path else None)
+    else:
+        path, content = provider.kubeconfig_path, provider.kubeconfig_content
+        context = own_context or provider.context
+        if context is None and content is not None:
+            context = _current_context_of(content)
+    if context is None:
+        problems.append(
+            f"{s.key}: calicoctl would use whatever kubectl context is current on the machine running "
+            "`pulumi up`; pin it with `pulumi config set kubernetes:context <context>` (the Kubernetes "
+            f"provider uses it too) or `pulumi config set --path {s.key}.context <context>`"
+        )
+    return KubernetesDatastore(kubeconfig_path=path, kubeconfig_content=content, context=context)
+
+
+def _parse_etcd_datastore(s: _Section, problems: list[str]) -> EtcdDatastore:
+    raw_endpoints = s.get("endpoints")
+    endpoints: tuple[str, ...] = ()
+    accepted = "a non-empty list of http:// or https:// URLs such as https://10.0.0.1:2379"
+    if not isinstance(raw_endpoints, list) or not raw_endpoints:
+        s.problem("endpoints", raw_endpoints, accepted)
+    else:
+        for i, endpoint in enumerate(raw_endpoints):
+            if not _is_etcd_endpoint(endpoint):
+                s.problem(f"endpoints[{i}]", endpoint, accepted)
+        endpoints = tuple(raw_endpoints)
+        if len(set(endpoints)) != len(endpoints):
+            s.problem("endpoints", raw_endpoints, "each endpoint listed once")
+
+    files = {
+        name: s.string(name, None, _non_empty_path, "a file path") for name in ("keyFile", "certFile", "caCertFile")
+    }
+    inline = {name: s.secret_string(name) for name in ("key", "cert", "caCert")}
+    username = s.string("username", None, lambda v: bool(v) and ":" not in v, "a non-empty user name without ':'")
+    password = s.secret_string("password")
+    s.reject_unknown()
+
+    for file_name, inline_name in (("keyFile", "key"), ("certFile", "cert"), ("caCertFile", "caCert")):
+        if files[file_name] is not None and inline[inline_name] is not None:
+            problems.append(f"{s.key}: set either {file_name} (a path) or {inline_name} (inline PEM), not both")
+    has_key = files["keyFile"] is not None or inline["key"] is not None
+    has_cert = files["certFile"] is not None or inline["cert"] is not None
+    if has_key != has_cert:
+        problems.append(
+            f"{s.key}: a client key needs its certificate and a certificate needs its key; "
+            "set both keyFile and certFile (or key and cert), or neither"
+        )
+    if (username is None) != (password is None):
+        problems.append(f"{s.key}: username and password go together; set both or neither")
+    if any(v is not None for v in (*inline.values(), password)) and not s.secret:
+        problems.append(
+            f"{s.key}: inline key, cert, caCert and password must be stored encrypted; set them with "
+            f"`pulumi config set --secret --path {s.key}.<field>` (value not shown)"
+        )
+    return EtcdDatastore(
+        endpoints=endpoints,
+        key_file=files["keyFile"],
+        cert_file=files["certFile"],
+        ca_cert_file=files["caCertFile"],
+        key=inline["key"],
+        cert=inline["cert"],
+        ca_cert=inline["caCert"],
+        username=username,
+        password=password,
+    )
+
+
+def _parse_calicoctl(s: _Section) -> CalicoctlSettings:
+    defaults = CalicoctlSettings()
+    result = CalicoctlSettings(
+        path=s.string("path", defaults.path, _non_empty_path, "the calicoctl executable: a name on PATH or a path"),
+        allow_version_mismatch=s.boolean("allowVersionMismatch", defaults.allow_version_mismatch),
+    )
+    s.reject_unknown()
+    return result
+
+
+def _parse_felix(s: _Section) -> FelixSettings:
+    result = FelixSettings(
+        metrics_port=s.port("metricsPort", FelixSettings.metrics_port),
+        metrics_host=s.string("metricsHost", None, _is_host, "an IP address or host name for Felix to listen on"),
+        go_metrics=s.boolean("goMetrics", None),
+        process_metrics=s.boolean("processMetrics", None),
+    )
+    s.reject_unknown()
+    return result
+
+
+def _parse_calico_node(s: _Section) -> CalicoNodeSettings:
+    d = CalicoNodeSettings()
+    result = CalicoNodeSettings(
+        namespace=s.string("namespace", d.namespace, is_dns1123_label, "a Kubernetes namespace name"),
+        daemon_set=s.string("daemonSet", d.daemon_set, is_dns1123_subdomain, "a Kubernetes DaemonSet name"),
+        container=s.string("container", d.container, is_dns1123_label, "a Kubernetes container name"),
+        port_name=s.string(
+            "portName",
+            d.port_name,
+            is_port_name,
+            "a port name: at most 15 lowercase letters, digits and single hyphens, with a letter",
+        ),
+    )
+    s.reject_unknown()
+    return result
+
+
+def _parse_pod_monitor(s: _Section) -> PodMonitorSettings:
+    d = PodMonitorSettings()
+    positive = lambda v: (duration_ms(v) or 0) > 0  # noqa: E731
+    interval = s.string("interval", d.interval, positive, DURATION_HINT)
+    timeout = s.string("scrapeTimeout", None, positive, DURATION_HINT)
+    if timeout is not None and interval is not None and duration_ms(timeout) > duration_ms(interval):
+        s.problem("scrapeTimeout", timeout, f"at most the scrape interval ({interval})")
+    labels = _parse_labels(s, "labels")
+    result = PodMonitorSettings(
+        name=s.string("name", d.name, is_dns1123_subdomain, "a Kubernetes object name (lowercase, digits, '-', '.')"),
+        namespace=s.string("namespace", d.namespace, is_dns1123_label, "a Kubernetes namespace name"),
+        interval=interval,
+        scrape_timeout=timeout,
+        path=s.string("path", d.path, lambda v: v.startswith("/") and " " not in v, "an HTTP path starting with /"),
+        labels=labels,
+    )
+    s.reject_unknown()
+    return result
+
+
+def _parse_labels(s: _Section, name: str) -> tuple[tuple[str, str], ...]:
+    raw = s.get(name, {})
+    if not isinstance(raw, Mapping):
+        s.problem(name, raw, "a map of Kubernetes label names to string values")
+        return ()
+    labels = []
+    for key in sorted(raw):
+        value = raw[key]
+        if not is_label_key(key):
+            s.problem(f"{name}.{key}", key, "a Kubernetes label name such as release or app.kubernetes.io/part-of")
+        elif not isinstance(value, str) or not is_label_value(value):
+            s.problem(f"{name}.{key}", value, "a label value: at most 63 letters, digits, '-', '_' or '.'")
+        else:
+            labels.append((key, value))
+    return tuple(labels)
+
+
+def load_settings() -> Settings:
+    """Read and validate this stack's configuration; a bad stack stops the program here."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env() or {})
+    values = {key: runtime_config.get_config(key) for key in sorted(keys)}
+    secret_keys = {key for key in keys if runtime_config.is_config_secret(key)}
+    try:
+        return parse_settings(values, secret_keys)
+    except ConfigError as error:
+        raise pulumi.RunError(str(error)) from None
