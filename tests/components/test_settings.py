@@ -1,0 +1,188 @@
+"""Stack config parsing: defaults, accepted forms, and one clear message per bad value."""
+
+import json
+
+import pytest
+
+from components.settings import (
+    ConfigError,
+    EtcdDatastore,
+    KubernetesDatastore,
+    Secret,
+    duration_ms,
+    is_port_name,
+    parse_settings,
+)
+
+KDD = {"kubernetes:context": "prod", "calico-monitoring:datastore": {"type": "kubernetes"}}
+ETCD = {"type": "etcdv3", "endpoints": ["https://10.0.0.1:2379"]}
+
+
+def with_key(key, value, base=KDD):
+    return {**base, f"calico-monitoring:{key}": value}
+
+
+def test_defaults_follow_the_tutorial():
+    settings = parse_settings(KDD)
+    assert settings.felix.metrics_port == 9091
+    assert settings.calico_node.namespace == "kube-system"
+    assert settings.calico_node.daemon_set == "calico-node"
+    assert settings.calico_node.container == "calico-node"
+    assert settings.calico_node.port_name == "http-metrics"
+    assert settings.pod_monitor.name == "felix"
+    assert settings.pod_monitor.namespace == "monitoring"
+    assert settings.pod_monitor.interval == "15s"
+    assert settings.pod_monitor.path == "/metrics"
+    assert settings.pod_monitor.job == "monitoring/felix"
+    assert settings.calicoctl.path == "calicoctl"
+    assert settings.calicoctl.allow_version_mismatch is False
+    assert settings.felix.go_metrics is None and settings.felix.process_metrics is None
+
+
+def test_objects_arrive_json_encoded_as_from_the_cli():
+    raw = {key: json.dumps(value) if isinstance(value, dict) else value for key, value in KDD.items()}
+    assert parse_settings(raw) == parse_settings(KDD)
+
+
+def test_kubernetes_datastore_follows_the_provider():
+    settings = parse_settings({**KDD, "kubernetes:kubeconfig": "/home/ops/.kube/prod"})
+    assert settings.datastore == KubernetesDatastore(
+        kubeconfig_path="/home/ops/.kube/prod", kubeconfig_content=None, context="prod"
+    )
+
+
+def test_kubernetes_datastore_own_kubeconfig_needs_its_own_context():
+    with pytest.raises(ConfigError, match=r"calico-monitoring:datastore: calicoctl would use whatever kubectl"):
+        parse_settings(with_key("datastore", {"type": "kubernetes", "kubeconfig": "/etc/calico/admin.conf"}))
+    settings = parse_settings(
+        with_key("datastore", {"type": "kubernetes", "kubeconfig": "/etc/calico/admin.conf", "context": "admin"})
+    )
+    assert settings.datastore.kubeconfig_path == "/etc/calico/admin.conf"
+    assert settings.datastore.context == "admin"
+
+
+def test_inline_kubeconfig_pins_its_current_context():
+    content = "apiVersion: v1\nkind: Config\ncurrent-context: ci\ncontexts: []\n"
+    settings = parse_settings({"kubernetes:kubeconfig": content, "calico-monitoring:datastore": {"type": "kubernetes"}})
+    assert settings.datastore.kubeconfig_content == Secret(content)
+    assert settings.datastore.context == "ci"
+    assert settings.kubernetes.kubeconfig_path is None
+
+
+def test_context_is_required_when_nothing_pins_it():
+    with pytest.raises(ConfigError, match=r"kubernetes:context"):
+        parse_settings({"calico-monitoring:datastore": {"type": "kubernetes"}})
+
+
+def test_etcd_with_tls_files():
+    settings = parse_settings(
+        with_key(
+            "datastore",
+            {**ETCD, "keyFile": "/k.pem", "certFile": "/c.pem", "caCertFile": "/ca.pem"},
+        )
+    )
+    assert settings.datastore == EtcdDatastore(
+        endpoints=("https://10.0.0.1:2379",), key_file="/k.pem", cert_file="/c.pem", ca_cert_file="/ca.pem"
+    )
+
+
+def test_etcd_inline_secrets_are_wrapped():
+    settings = parse_settings(
+        with_key("datastore", {**ETCD, "key": "KEY PEM", "cert": "CERT PEM", "username": "u", "password": "pw"}),
+        secret_keys={"calico-monitoring:datastore"},
+    )
+    assert settings.datastore.key == Secret("KEY PEM")
+    assert settings.datastore.password == Secret("pw")
+    assert "KEY PEM" not in repr(settings) and "pw" not in repr(settings.datastore.password)
+
+
+BAD = [
+    # (key, value, fragments the message must contain)
+    ("datastore", {"type": "etcd"}, ['calico-monitoring:datastore.type: got "etcd"', '"kubernetes" or "etcdv3"']),
+    ("datastore", {"type": "kubernetes", "kubeconfg": "/x"}, ["calico-monitoring:datastore.kubeconfg: unknown"]),
+    ("datastore", {"type": "etcdv3"}, ["calico-monitoring:datastore.endpoints: got null", "non-empty list"]),
+    ("datastore", {"type": "etcdv3", "endpoints": []}, ["calico-monitoring:datastore.endpoints: got []"]),
+    ("datastore", {"type": "etcdv3", "endpoints": [""]}, ['datastore.endpoints[0]: got ""', "http:// or https://"]),
+    ("datastore", {"type": "etcdv3", "endpoints": ["10.0.0.1:2379"]}, ['endpoints[0]: got "10.0.0.1:2379"']),
+    ("datastore", {"type": "etcdv3", "endpoints": ["ftp://e:2379"]}, ['endpoints[0]: got "ftp://e:2379"']),
+    ("datastore", {**ETCD, "keyFile": "/k.pem"}, ["a client key needs its certificate"]),
+    ("datastore", {**ETCD, "certFile": "/c.pem"}, ["a client key needs its certificate"]),
+    ("datastore", {**ETCD, "username": "root"}, ["username and password go together"]),
+    ("datastore", {**ETCD, "keyFile": "/k", "key": "x", "certFile": "/c"}, ["either keyFile (a path) or key"]),
+    ("datastore", "kubernetes", ["calico-monitoring:datastore: expected an object"]),
+    ("felix", {"metricsPort": 0}, ["calico-monitoring:felix.metricsPort: got 0", "1 to 65535"]),
+    ("felix", {"metricsPort": 65536}, ["felix.metricsPort: got 65536"]),
+    ("felix", {"metricsPort": "9091"}, ['felix.metricsPort: got "9091"']),
+    ("felix", {"metricsPort": True}, ["felix.metricsPort: got true"]),
+    ("felix", {"goMetrics": "yes"}, ['felix.goMetrics: got "yes"; expected true or false']),
+    ("felix", {"metricsHost": "0.0.0.0; rm -rf /"}, ["felix.metricsHost", "IP address or host name"]),
+    ("felix", {"port": 9091}, ["calico-monitoring:felix.port: unknown setting", "metricsPort"]),
+    ("calicoNode", {"namespace": "Kube_System"}, ['calicoNode.namespace: got "Kube_System"']),
+    ("calicoNode", {"portName": "http-metrics-felix"}, ['calicoNode.portName: got "http-metrics-felix"']),
+    ("calicoNode", {"daemonSet": ""}, ['calicoNode.daemonSet: got ""']),
+    ("podMonitor", {"interval": "15"}, ['podMonitor.interval: got "15"', "Prometheus duration"]),
+    ("podMonitor", {"interval": "fast"}, ['podMonitor.interval: got "fast"']),
+    ("podMonitor", {"interval": "0s"}, ['podMonitor.interval: got "0s"']),
+    ("podMonitor", {"scrapeTimeout": "30s"}, ['podMonitor.scrapeTimeout: got "30s"', "at most the scrape interval"]),
+    ("podMonitor", {"name": "Felix"}, ['podMonitor.name: got "Felix"', "Kubernetes object name"]),
+    ("podMonitor", {"path": "metrics"}, ['podMonitor.path: got "metrics"']),
+    ("podMonitor", {"labels": {"release": "kube prometheus"}}, ['podMonitor.labels.release: got "kube prometheus"']),
+    ("podMonitor", {"labels": {"bad key!": "x"}}, ['podMonitor.labels.bad key!: got "bad key!"']),
+    ("podMonitor", {"labels": ["release"]}, ['podMonitor.labels: got ["release"]']),
+    ("calicoctl", {"path": ""}, ['calicoctl.path: got ""']),
+    ("calicoctl", {"allowVersionMismatch": "true"}, ['calicoctl.allowVersionMismatch: got "true"']),
+    ("datastor", {"type": "kubernetes"}, ["calico-monitoring:datastor: unknown setting"]),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "fragments"), BAD, ids=[f"{k}={v}" for k, v, _ in BAD])
+def test_bad_values_are_named_with_what_is_accepted(key, value, fragments):
+    with pytest.raises(ConfigError) as error:
+        parse_settings(with_key(key, value))
+    for fragment in fragments:
+        assert fragment in str(error.value)
+
+
+def test_missing_datastore_is_reported():
+    with pytest.raises(ConfigError, match=r"calico-monitoring:datastore: missing; it is required"):
+        parse_settings({"kubernetes:context": "prod"})
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ConfigError) as error:
+        parse_settings({**with_key("felix", {"metricsPort": 0}), "calico-monitoring:podMonitor": {"interval": "x"}})
+    assert "felix.metricsPort" in str(error.value) and "podMonitor.interval" in str(error.value)
+
+
+def test_inline_secrets_must_be_stored_encrypted_and_are_never_echoed():
+    config = with_key(
+        "datastore", {**ETCD, "key": "-----BEGIN KEY-----", "cert": "c", "username": "u", "password": "p4ss"}
+    )
+    with pytest.raises(ConfigError) as error:
+        parse_settings(config)  # not in secret_keys: would sit in the stack file in plain text
+    assert "pulumi config set --secret --path" in str(error.value)
+    assert "BEGIN KEY" not in str(error.value) and "p4ss" not in str(error.value)
+
+
+def test_a_bad_value_inside_a_secret_object_is_not_echoed():
+    config = with_key("datastore", {**ETCD, "username": "u", "password": "hunter2", "endpoints": ["hunter2"]})
+    with pytest.raises(ConfigError) as error:
+        parse_settings(config, secret_keys={"calico-monitoring:datastore"})
+    assert "hunter2" not in str(error.value)
+    assert "datastore.endpoints[0]: got [secret]" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [("15s", 15_000), ("1m30s", 90_000), ("1h", 3_600_000), ("500ms", 500), ("15", None), ("fast", None), ("", None)],
+)
+def test_durations(text, ms):
+    assert duration_ms(text) == ms
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [("http-metrics", True), ("metrics", True), ("9091", False), ("a--b", False), ("-a", False), ("x" * 16, False)],
+)
+def test_port_names(name, ok):
+    assert is_port_name(name) is ok

@@ -1,0 +1,175 @@
+"""Evaluate the real Pulumi program on Pulumi's mock engine and record what it registers.
+
+No Pulumi CLI, provider plugin or cluster is involved: the mock monitor answers every
+registration, and this recorder keeps the full request (inputs with their secret
+markers, parent, dependencies, replacement options) for the tests to inspect.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime.mocks import MockMonitor
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+@dataclass(frozen=True)
+class SecretInput:
+    """An input value that reached the engine marked secret."""
+
+    value: Any
+
+
+def decode(value: Any) -> Any:
+    """A wire value as plain Python, with secrets wrapped in SecretInput."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE:
+            return SecretInput(decode(value.get("value")))
+        return {k: decode(v) for k, v in value.items() if k != SECRET_SIG}
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    return value
+
+
+def reveal(value: Any) -> Any:
+    """The same value with every SecretInput unwrapped."""
+    if isinstance(value, SecretInput):
+        return reveal(value.value)
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+@dataclass
+class Registration:
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    dependencies: list[str]
+    provider: str
+    delete_before_replace: bool
+    replace_on_changes: list[str]
+
+    @property
+    def plain_inputs(self) -> dict[str, Any]:
+        return reveal(self.inputs)
+
+
+@dataclass
+class Evaluation:
+    registrations: list[Registration] = field(default_factory=list)
+    stack_outputs: dict[str, Any] = field(default_factory=dict)
+
+    def by_type(self, type_token: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_token]
+
+    def one(self, type_token: str) -> Registration:
+        found = self.by_type(type_token)
+        assert len(found) == 1, f"expected one {type_token}, found {[r.name for r in found]}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Registration:
+        return next(r for r in self.registrations if r.urn == urn)
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, outputs: Callable[[pulumi.runtime.MockResourceArgs], Mapping[str, Any]] | None) -> None:
+        self.outputs = outputs
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        state = dict(args.inputs)
+        if self.outputs is not None:
+            state.update(self.outputs(args))
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}, None
+
+
+class RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: pulumi.runtime.Mocks, evaluation: Evaluation) -> None:
+        super().__init__(mocks)
+        self.evaluation = evaluation
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.evaluation.registrations.append(
+                Registration(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent=request.parent,
+                    custom=request.custom,
+                    inputs=decode(json_format.MessageToDict(request.object)),
+                    dependencies=sorted(request.dependencies),
+                    provider=request.provider,
+                    delete_before_replace=request.deleteBeforeReplace,
+                    replace_on_changes=list(request.replaceOnChanges),
+                )
+            )
+        return response
+
+
+def stack_file_config(stack: str) -> dict[str, str]:
+    """The `config:` of Pulumi.<stack>.yaml as the CLI hands it to a program (objects as JSON)."""
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
+    return config_strings(document.get("config", {}))
+
+
+def config_strings(config: Mapping[str, Any]) -> dict[str, str]:
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+
+
+def evaluate(
+    config: Mapping[str, Any],
+    secret_keys: Iterable[str] = (),
+    *,
+    preview: bool = False,
+    outputs: Callable[[pulumi.runtime.MockResourceArgs], Mapping[str, Any]] | None = None,
+    stack: str = "test",
+) -> Evaluation:
+    """Run __main__.py for one stack config on the mock engine."""
+    evaluation = Evaluation()
+    mocks = RecordingMocks(outputs)
+    pulumi.runtime.set_all_config(config_strings(config), list(secret_keys))
+    pulumi.runtime.set_mocks(
+        mocks,
+        project="calico-monitoring",
+        stack=stack,
+        preview=preview,
+        monitor=RecordingMonitor(mocks, evaluation),
+    )
+
+    exports: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program():
+        # The mock root stack is finished before the program runs, so collect exports here.
+        original_export = pulumi.export
+        pulumi.export = lambda name, value: exports.__setitem__(name, value)
+        try:
+            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        finally:
+            pulumi.export = original_export
+        return pulumi.Output.all(**exports).apply(evaluation.stack_outputs.update)
+
+    program()
+    return evaluation

@@ -1,0 +1,264 @@
+"""The whole program on Pulumi's mock engine: what each example stack registers."""
+
+import pytest
+from pulumi import RunError
+
+from tests.support.pulumi_harness import SecretInput, evaluate, stack_file_config
+
+COMPONENT = "calico-monitoring:index:"
+COMMAND = "command:local:Command"
+PATCH = "kubernetes:apps/v1:DaemonSetPatch"
+PODMONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+PROVIDER = "pulumi:providers:kubernetes"
+
+EXPECTED_TREE = [
+    # (type, name, parent name)
+    (COMPONENT + "CalicoMonitoring", "calico-monitoring", ""),
+    (COMPONENT + "FelixMetrics", "calico-monitoring-felix", "calico-monitoring"),
+    (COMMAND, "calico-monitoring-felix-calicoctl-patch", "calico-monitoring-felix"),
+    (PROVIDER, "calico-monitoring-kubernetes", "calico-monitoring"),
+    (COMPONENT + "CalicoNodeMetricsPort", "calico-monitoring-calico-node-port", "calico-monitoring"),
+    (PATCH, "calico-monitoring-calico-node-port-daemonset-patch", "calico-monitoring-calico-node-port"),
+    (COMPONENT + "FelixPodMonitor", "calico-monitoring-felix-podmonitor", "calico-monitoring"),
+    (PODMONITOR, "calico-monitoring-felix-podmonitor-podmonitor", "calico-monitoring-felix-podmonitor"),
+]
+
+# The tutorial's DaemonSet edit: containerPort 9091 named http-metrics on the calico-node container.
+TUTORIAL_PORT_PATCH = {
+    "apiVersion": "apps/v1",
+    "kind": "DaemonSet",
+    "metadata": {
+        "name": "calico-node",
+        "namespace": "kube-system",
+        "annotations": {"pulumi.com/patchFieldManager": "calico-monitoring"},
+    },
+    "spec": {
+        "template": {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "calico-node",
+                        "ports": [{"containerPort": 9091, "name": "http-metrics", "protocol": "TCP"}],
+                    }
+                ]
+            }
+        }
+    },
+}
+
+# The tutorial's PodMonitor, with the release label of the example stacks and the node relabeling.
+TUTORIAL_PODMONITOR = {
+    "apiVersion": "monitoring.coreos.com/v1",
+    "kind": "PodMonitor",
+    "metadata": {
+        "name": "felix",
+        "namespace": "monitoring",
+        "labels": {"k8s-app": "calico-node", "release": "kube-prometheus-stack"},
+    },
+    "spec": {
+        "podMetricsEndpoints": [
+            {
+                "interval": "15s",
+                "path": "/metrics",
+                "port": "http-metrics",
+                "relabelings": [
+                    {
+                        "action": "replace",
+                        "sourceLabels": ["__meta_kubernetes_pod_node_name"],
+                        "targetLabel": "node",
+                    }
+                ],
+            }
+        ],
+        "namespaceSelector": {"matchNames": ["kube-system"]},
+        "selector": {"matchLabels": {"k8s-app": "calico-node"}},
+    },
+}
+
+EMPTY_ETCD = {
+    "ETCD_CA_CERT": "",
+    "ETCD_CA_CERT_FILE": "",
+    "ETCD_CERT": "",
+    "ETCD_CERT_FILE": "",
+    "ETCD_ENDPOINTS": "",
+    "ETCD_KEY": "",
+    "ETCD_KEY_FILE": "",
+    "ETCD_PASSWORD": "",
+    "ETCD_USERNAME": "",
+}
+
+
+def tree(evaluation):
+    names = {r.urn: r.name for r in evaluation.registrations}
+    # Registration order is up to the engine's scheduling; the order that matters is in the dependencies.
+    return sorted((r.type, r.name, names.get(r.parent, "")) for r in evaluation.registrations)
+
+
+@pytest.mark.parametrize("stack", ["example-kdd", "example-etcd"])
+def test_example_stack_registers_the_four_components_in_order(stack):
+    evaluation = evaluate(stack_file_config(stack))
+    assert tree(evaluation) == sorted(EXPECTED_TREE)
+    assert evaluation.one(PATCH).plain_inputs == TUTORIAL_PORT_PATCH
+    assert evaluation.one(PODMONITOR).plain_inputs == TUTORIAL_PODMONITOR
+
+    command = evaluation.one(COMMAND)
+    assert command.delete_before_replace is True
+    assert "*" in command.replace_on_changes
+    # A reviewer reads the exact patch in the preview.
+    assert (
+        '\npatch=\'{"spec":{"prometheusMetricsEnabled":true,"prometheusMetricsPort":9091}}\'\n'
+        in (command.inputs["create"])
+    )
+    assert "run_calicoctl patch felixConfiguration default --patch" in command.inputs["create"]
+
+    # Order: the port patch waits for Felix, the PodMonitor waits for the port.
+    port_component = evaluation.by_type(COMPONENT + "CalicoNodeMetricsPort")[0]
+    monitor_component = evaluation.by_type(COMPONENT + "FelixPodMonitor")[0]
+    assert port_component.dependencies == [command.urn]
+    assert monitor_component.dependencies == [evaluation.one(PATCH).urn]
+
+    provider = evaluation.one(PROVIDER)
+    for kubernetes_resource in (evaluation.one(PATCH), evaluation.one(PODMONITOR)):
+        assert kubernetes_resource.provider.startswith(provider.urn + "::")
+
+
+def test_kdd_example_inputs():
+    evaluation = evaluate(stack_file_config("example-kdd"))
+    assert evaluation.one(PROVIDER).plain_inputs == {"context": "prod-eu-1"}
+    assert evaluation.one(COMMAND).plain_inputs["environment"] == {
+        **EMPTY_ETCD,
+        "CALICO_MONITORING_KUBECONFIG_CONTENT": "",
+        "DATASTORE_TYPE": "kubernetes",
+        "K8S_CURRENT_CONTEXT": "prod-eu-1",
+    }
+
+
+def test_etcd_example_inputs():
+    evaluation = evaluate(stack_file_config("example-etcd"))
+    assert evaluation.one(PROVIDER).plain_inputs == {"context": "onprem-1"}
+    assert evaluation.one(COMMAND).plain_inputs["environment"] == {
+        **EMPTY_ETCD,
+        "CALICO_MONITORING_KUBECONFIG_CONTENT": "",
+        "DATASTORE_TYPE": "etcdv3",
+        "ETCD_ENDPOINTS": "https://192.168.57.51:2379,https://192.168.57.52:2379,https://192.168.57.53:2379",
+        "ETCD_KEY_FILE": "/opt/kubernetes/ssl/server-key.pem",
+        "ETCD_CERT_FILE": "/opt/kubernetes/ssl/server.pem",
+        "ETCD_CA_CERT_FILE": "/opt/kubernetes/ssl/ca.pem",
+        "K8S_CURRENT_CONTEXT": "",
+        "KUBECONFIG": "",
+    }
+
+
+def test_stack_outputs_come_from_what_calicoctl_read_back():
+    applied = {"spec": {"prometheusMetricsEnabled": True, "prometheusMetricsPort": 9091}}
+
+    def command_stdout(args):
+        if args.typ == COMMAND:
+            return {
+                "stdout": '{"applied":{"spec":{"prometheusMetricsEnabled":true,"prometheusMetricsPort":9091}},'
+                '"restorePatch":{"spec":{"prometheusMetricsEnabled":null,"prometheusMetricsPort":null}}}'
+            }
+        return {}
+
+    evaluation = evaluate(stack_file_config("example-kdd"), outputs=command_stdout)
+    assert evaluation.stack_outputs == {
+        "felixMetrics": applied,
+        "felixScrapeJob": "monitoring/felix",
+        "calicoNodeMetricsPort": 9091,
+    }
+
+
+SECRETS = {
+    "key": "-----BEGIN EC PRIVATE KEY-----\nKEYDATA\n-----END EC PRIVATE KEY-----\n",
+    "cert": "-----BEGIN CERTIFICATE-----\nCERTDATA\n-----END CERTIFICATE-----\n",
+    "caCert": "-----BEGIN CERTIFICATE-----\nCADATA\n-----END CERTIFICATE-----\n",
+    "password": "correct horse battery staple",
+}
+
+
+def plain_strings(value, inside_secret=False):
+    """Every string reachable without passing through a secret marker."""
+    if isinstance(value, SecretInput):
+        return
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from plain_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from plain_strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+def test_inline_etcd_secrets_stay_secret_everywhere():
+    datastore = {"type": "etcdv3", "endpoints": ["https://10.0.0.1:2379"], "username": "calico", **SECRETS}
+    config = {"kubernetes:context": "c", "calico-monitoring:datastore": datastore}
+    evaluation = evaluate(config, secret_keys=["calico-monitoring:datastore"])
+    environment = evaluation.one(COMMAND).inputs["environment"]
+    for variable, name in (("ETCD_KEY", "key"), ("ETCD_CERT", "cert"), ("ETCD_CA_CERT", "caCert")):
+        assert environment[variable] == SecretInput(SECRETS[name])
+    assert environment["ETCD_PASSWORD"] == SecretInput(SECRETS["password"])
+    for registration in evaluation.registrations:
+        for text in plain_strings(registration.inputs):
+            for secret in ("KEYDATA", "CERTDATA", "CADATA", SECRETS["password"]):
+                assert secret not in text, f"{secret} in plain input of {registration.name}"
+    assert not any(s in repr(evaluation.stack_outputs) for s in ("KEYDATA", SECRETS["password"]))
+
+
+def test_inline_kubeconfig_is_secret_for_provider_and_calicoctl():
+    content = "apiVersion: v1\nkind: Config\ncurrent-context: ci\nusers: [{name: u, user: {token: TOKEN}}]\n"
+    config = {"kubernetes:kubeconfig": content, "calico-monitoring:datastore": {"type": "kubernetes"}}
+    evaluation = evaluate(config, secret_keys=["kubernetes:kubeconfig"])
+    assert evaluation.one(PROVIDER).inputs["kubeconfig"] == SecretInput(content)
+    environment = evaluation.one(COMMAND).inputs["environment"]
+    assert environment["CALICO_MONITORING_KUBECONFIG_CONTENT"] == SecretInput(content)
+    assert environment["K8S_CURRENT_CONTEXT"] == "ci"
+    for registration in evaluation.registrations:
+        assert not any("TOKEN" in text for text in plain_strings(registration.inputs))
+
+
+BAD_STACKS = [
+    ({"calico-monitoring:datastore": {"type": "consul"}}, 'calico-monitoring:datastore.type: got "consul"'),
+    (
+        {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "etcdv3", "endpoints": ["not a url"]}},
+        'calico-monitoring:datastore.endpoints[0]: got "not a url"',
+    ),
+    (
+        {
+            "kubernetes:context": "c",
+            "calico-monitoring:datastore": {"type": "kubernetes"},
+            "calico-monitoring:felix": {"metricsPort": 70000},
+        },
+        "calico-monitoring:felix.metricsPort: got 70000",
+    ),
+    (
+        {
+            "kubernetes:context": "c",
+            "calico-monitoring:datastore": {"type": "kubernetes"},
+            "calico-monitoring:podMonitor": {"interval": "fast"},
+        },
+        'calico-monitoring:podMonitor.interval: got "fast"',
+    ),
+    ({"calico-monitoring:datastore": {"type": "kubernetes"}}, "pin it with `pulumi config set kubernetes:context"),
+]
+
+
+@pytest.mark.parametrize(("config", "message"), BAD_STACKS)
+def test_bad_stack_config_stops_before_any_resource(config, message):
+    from tests.support import pulumi_harness
+
+    recorded = []
+    original = pulumi_harness.Evaluation.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        recorded.append(self)
+
+    pulumi_harness.Evaluation.__init__ = spy
+    try:
+        with pytest.raises(RunError) as error:
+            evaluate(config)
+    finally:
+        pulumi_harness.Evaluation.__init__ = original
+    assert message in str(error.value)
+    assert recorded[0].registrations == []
