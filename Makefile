@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STACK ?=
 
-.PHONY: up test lint venv
+.PHONY: up test lint venv render
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,3 +23,7 @@ lint: $(VENV)/.installed
 
 test: lint
 	$(VENV)/bin/pytest
+
+# Offline render into rendered/<stack>/ (all stacks when STACK is empty); no Pulumi CLI, no cluster.
+render: $(VENV)/.installed
+	$(VENV)/bin/python -m tools.render $(if $(STACK),$(STACK),--all)

@@ -10,9 +10,26 @@ from components.felix_metrics import FelixMetrics, FelixMetricsArgs
 from components.pod_monitor import FelixPodMonitor, FelixPodMonitorArgs
 from components.settings import KubernetesProviderSettings, Settings
 
+# Every provider flag is set explicitly: the SDK otherwise fills unset ones from the
+# KUBECONFIG and PULUMI_K8S_* variables of whoever runs the program, so two machines
+# would preview different provider inputs. These are the provider's own defaults.
+PROVIDER_FLAGS = {
+    "enable_server_side_apply": True,  # the DaemonSet patch needs server-side apply
+    "enable_patch_force": False,
+    "enable_config_map_mutable": False,
+    "enable_secret_mutable": False,
+    "delete_unreachable": False,
+    "skip_update_unreachable": False,
+    "suppress_deprecation_warnings": False,
+    "suppress_helm_hook_warnings": False,
+    "upsert_existing_objects": False,
+}
+
 
 def kubernetes_provider_args(settings: KubernetesProviderSettings) -> dict:
-    args: dict = {}
+    # An empty kubeconfig means the provider's default lookup (KUBECONFIG, then ~/.kube/config),
+    # resolved when it runs rather than baked into the inputs.
+    args: dict = {**PROVIDER_FLAGS, "kubeconfig": ""}
     if settings.kubeconfig_path is not None:
         args["kubeconfig"] = settings.kubeconfig_path
     elif settings.kubeconfig_content is not None:

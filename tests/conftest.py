@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support.calicoctl_sandbox import CalicoctlSandbox
-from tests.support.pulumi_harness import Evaluation, evaluate, reveal
+from tools.mock_engine import Evaluation, evaluate, reveal
 
 KDD = {"kubernetes:context": "prod-eu-1", "calico-monitoring:datastore": {"type": "kubernetes"}}
 COMMAND = "command:local:Command"

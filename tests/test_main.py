@@ -3,7 +3,7 @@
 import pytest
 from pulumi import RunError
 
-from tests.support.pulumi_harness import SecretInput, evaluate, stack_file_config
+from tools.mock_engine import Evaluation, SecretInput, evaluate, stack_file_config
 
 COMPONENT = "calico-monitoring:index:"
 COMMAND = "command:local:Command"
@@ -88,6 +88,22 @@ EMPTY_ETCD = {
 }
 
 
+# Provider settings travel as strings. Every flag is pinned so no machine's
+# PULUMI_K8S_* or KUBECONFIG variables leak into the inputs; kubeconfig "" = default lookup.
+PINNED_PROVIDER_FLAGS = {
+    "enableServerSideApply": "true",
+    "enablePatchForce": "false",
+    "enableConfigMapMutable": "false",
+    "enableSecretMutable": "false",
+    "deleteUnreachable": "false",
+    "skipUpdateUnreachable": "false",
+    "suppressDeprecationWarnings": "false",
+    "suppressHelmHookWarnings": "false",
+    "upsertExistingObjects": "false",
+    "kubeconfig": "",
+}
+
+
 def tree(evaluation):
     names = {r.urn: r.name for r in evaluation.registrations}
     # Registration order is up to the engine's scheduling; the order that matters is in the dependencies.
@@ -124,7 +140,7 @@ def test_example_stack_registers_the_four_components_in_order(stack):
 
 def test_kdd_example_inputs():
     evaluation = evaluate(stack_file_config("example-kdd"))
-    assert evaluation.one(PROVIDER).plain_inputs == {"context": "prod-eu-1"}
+    assert evaluation.one(PROVIDER).plain_inputs == {**PINNED_PROVIDER_FLAGS, "context": "prod-eu-1"}
     assert evaluation.one(COMMAND).plain_inputs["environment"] == {
         **EMPTY_ETCD,
         "CALICO_MONITORING_KUBECONFIG_CONTENT": "",
@@ -135,7 +151,7 @@ def test_kdd_example_inputs():
 
 def test_etcd_example_inputs():
     evaluation = evaluate(stack_file_config("example-etcd"))
-    assert evaluation.one(PROVIDER).plain_inputs == {"context": "onprem-1"}
+    assert evaluation.one(PROVIDER).plain_inputs == {**PINNED_PROVIDER_FLAGS, "context": "onprem-1"}
     assert evaluation.one(COMMAND).plain_inputs["environment"] == {
         **EMPTY_ETCD,
         "CALICO_MONITORING_KUBECONFIG_CONTENT": "",
@@ -245,20 +261,8 @@ BAD_STACKS = [
 
 @pytest.mark.parametrize(("config", "message"), BAD_STACKS)
 def test_bad_stack_config_stops_before_any_resource(config, message):
-    from tests.support import pulumi_harness
-
-    recorded = []
-    original = pulumi_harness.Evaluation.__init__
-
-    def spy(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        recorded.append(self)
-
-    pulumi_harness.Evaluation.__init__ = spy
-    try:
-        with pytest.raises(RunError) as error:
-            evaluate(config)
-    finally:
-        pulumi_harness.Evaluation.__init__ = original
+    evaluation = Evaluation()
+    with pytest.raises(RunError) as error:
+        evaluate(config, into=evaluation)
     assert message in str(error.value)
-    assert recorded[0].registrations == []
+    assert evaluation.registrations == []

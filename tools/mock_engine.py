@@ -19,7 +19,7 @@ import yaml
 from google.protobuf import json_format
 from pulumi.runtime.mocks import MockMonitor
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -40,6 +40,8 @@ def decode(value: Any) -> Any:
         return {k: decode(v) for k, v in value.items() if k != SECRET_SIG}
     if isinstance(value, list):
         return [decode(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire carries every number as a double
     return value
 
 
@@ -128,10 +130,47 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
+SECRET_PLACEHOLDER = "[secret]"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    values: dict[str, str]
+    secret_keys: tuple[str, ...]
+
+
+def load_stack_file(stack: str, root: Path = ROOT) -> StackConfig:
+    """Pulumi.<stack>.yaml's `config:` as the CLI hands it to a program (objects as JSON).
+
+    Encrypted values cannot be decrypted without the stack's secrets provider, so each
+    `secure:` value becomes the placeholder "[secret]" and its key is marked secret.
+    """
+    path = root / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    secret_keys = []
+    values = {}
+    for key, value in (document.get("config") or {}).items():
+        plain, had_secret = _strip_secure(value)
+        values[key] = plain
+        if had_secret:
+            secret_keys.append(key)
+    return StackConfig(config_strings(values), tuple(sorted(secret_keys)))
+
+
+def _strip_secure(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECRET_PLACEHOLDER, True
+        pairs = {k: _strip_secure(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
+    if isinstance(value, list):
+        pairs = [_strip_secure(v) for v in value]
+        return [v for v, _ in pairs], any(s for _, s in pairs)
+    return value, False
+
+
 def stack_file_config(stack: str) -> dict[str, str]:
-    """The `config:` of Pulumi.<stack>.yaml as the CLI hands it to a program (objects as JSON)."""
-    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
-    return config_strings(document.get("config", {}))
+    return load_stack_file(stack).values
 
 
 def config_strings(config: Mapping[str, Any]) -> dict[str, str]:
@@ -145,9 +184,14 @@ def evaluate(
     preview: bool = False,
     outputs: Callable[[pulumi.runtime.MockResourceArgs], Mapping[str, Any]] | None = None,
     stack: str = "test",
+    into: Evaluation | None = None,
 ) -> Evaluation:
-    """Run __main__.py for one stack config on the mock engine."""
-    evaluation = Evaluation()
+    """Run __main__.py for one stack config on the mock engine.
+
+    Registrations are recorded into ``into`` when given, so a caller can still see
+    what was registered when the program raises.
+    """
+    evaluation = into if into is not None else Evaluation()
     mocks = RecordingMocks(outputs)
     pulumi.runtime.set_all_config(config_strings(config), list(secret_keys))
     pulumi.runtime.set_mocks(

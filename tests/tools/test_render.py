@@ -1,0 +1,91 @@
+"""Offline render: committed snapshots match a fresh render, byte for byte."""
+
+import difflib
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tools.mock_engine import ROOT, SECRET_PLACEHOLDER, load_stack_file
+from tools.render import all_stacks, render_stack
+
+EXAMPLES = ["example-etcd", "example-kdd"]
+
+
+def committed_tree(stack):
+    folder = ROOT / "rendered" / stack
+    return {str(p.relative_to(folder)): p.read_text(encoding="utf-8") for p in folder.rglob("*") if p.is_file()}
+
+
+def test_every_example_stack_has_a_snapshot():
+    assert set(EXAMPLES) <= set(all_stacks())
+    for stack in all_stacks():
+        assert (ROOT / "rendered" / stack / "index.md").is_file(), f"no snapshot for {stack}"
+
+
+@pytest.mark.parametrize("stack", all_stacks())
+def test_snapshot_matches_a_fresh_render(stack):
+    fresh = render_stack(stack)
+    committed = committed_tree(stack)
+    problems = []
+    for name in sorted(set(fresh) | set(committed)):
+        if fresh.get(name) != committed.get(name):
+            problems.extend(
+                difflib.unified_diff(
+                    committed.get(name, "").splitlines(keepends=True),
+                    fresh.get(name, "").splitlines(keepends=True),
+                    fromfile=f"rendered/{stack}/{name} (committed)",
+                    tofile=f"rendered/{stack}/{name} (fresh)",
+                )
+            )
+    assert not problems, (
+        f"rendered/{stack} is out of date; refresh it with `make render STACK={stack}` and review the diff:\n"
+        + "".join(problems)
+    )
+
+
+def test_render_masks_secrets_and_never_writes_them(tmp_path):
+    stack_file = tmp_path / "Pulumi.secretive.yaml"
+    stack_file.write_text(
+        "config:\n"
+        "  kubernetes:context: c\n"
+        "  calico-monitoring:datastore:\n"
+        "    type: etcdv3\n"
+        "    endpoints: [https://10.0.0.1:2379]\n"
+        "    username: calico\n"
+        "    password:\n"
+        "      secure: v1:ENCRYPTEDPASSWORD\n"
+    )
+    config = load_stack_file("secretive", tmp_path)
+    assert config.secret_keys == ("calico-monitoring:datastore",)
+    files = render_stack("secretive", tmp_path)
+    env = files["calicoctl/calico-monitoring-felix-calicoctl-patch.env"]
+    assert f"ETCD_PASSWORD={SECRET_PLACEHOLDER}\n" in env
+    assert not any("ENCRYPTEDPASSWORD" in text for text in files.values())
+
+
+def run_render(*args, cwd, hash_seed="0"):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": hash_seed}
+    return subprocess.run(
+        [sys.executable, "-m", "tools.render", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_render_is_byte_identical_across_runs_and_working_directories(tmp_path):
+    # Different working directories and hash seeds (set and dict iteration order) must not matter.
+    first = run_render("--out", str(tmp_path / "a"), *EXAMPLES, cwd=ROOT, hash_seed="1")
+    second = run_render("--out", str(tmp_path / "b"), *EXAMPLES, cwd=tmp_path, hash_seed="2")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    tree_a = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
+    tree_b = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in (tmp_path / "b").rglob("*") if p.is_file()}
+    assert tree_a == tree_b and tree_a
+    assert not any(str(tmp_path).encode() in data or str(ROOT).encode() in data for data in tree_a.values())
+
+
+def test_render_fails_with_the_config_message(tmp_path):
+    (tmp_path / "Pulumi.broken.yaml").write_text("config:\n  calico-monitoring:datastore:\n    type: etcd\n")
+    result = run_render("broken", "--stacks-dir", str(tmp_path), "--out", str(tmp_path / "out"), cwd=ROOT)
+    assert result.returncode == 1
+    assert 'calico-monitoring:datastore.type: got "etcd"; expected "kubernetes" or "etcdv3"' in result.stderr
+    assert not (tmp_path / "out").exists()
