@@ -91,6 +91,9 @@ class AlertDefinition:
     # Inclusive upper bound for the threshold, and what the threshold means.
     threshold_max: float | None = None
     threshold_meaning: str = ""
+    # How ${threshold_text} shows the threshold: "number" (3), "seconds" (5s)
+    # or "percent" (0.9 -> 90%).
+    threshold_style: str = "number"
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -190,10 +193,11 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoFelixIptablesErrors",
         component="felix",
+        # Both counters are registered together (felix/iptables/table.go), so
+        # adding them never loses a target.  A {__name__=~...} selector inside
+        # rate() would give duplicate label sets once the names are dropped.
         expr=(
-            "sum without () (rate({__name__=~"
-            '"felix_iptables_restore_errors|felix_iptables_save_errors", '
-            "job=${job}}[5m])) > 0"
+            "rate(felix_iptables_restore_errors{job=${job}}[5m]) + rate(felix_iptables_save_errors{job=${job}}[5m]) > 0"
         ),
         for_="15m",
         severity="warning",
@@ -220,10 +224,12 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoFelixNftablesErrors",
         component="felix",
+        # Exported since Calico v3.29 (felix/nftables/table.go, ipsets.go),
+        # always all three; older Felix has no nftables mode and no series.
         expr=(
-            "sum without () (rate({__name__=~"
-            '"felix_nft_errors|felix_nft_set_errors|felix_nft_list_errors", '
-            "job=${job}}[5m])) > 0"
+            "rate(felix_nft_errors{job=${job}}[5m])"
+            " + rate(felix_nft_set_errors{job=${job}}[5m])"
+            " + rate(felix_nft_list_errors{job=${job}}[5m]) > 0"
         ),
         for_="15m",
         severity="warning",
@@ -242,6 +248,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
         severity="warning",
         threshold=5,
         threshold_meaning="seconds (99th percentile of dataplane apply time)",
+        threshold_style="seconds",
         summary=f"Felix on node {_NODE} is slow to apply dataplane updates.",
         description=(
             f"The 99th percentile of Felix's dataplane apply time ({_FELIX_TARGET}) "
@@ -349,6 +356,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
         threshold=0.9,
         threshold_max=1,
         threshold_meaning="fraction of the pool's usable addresses in use",
+        threshold_style="percent",
         summary="Calico IP pool {{ $labels.ippool }} is nearly exhausted.",
         description=(
             "{{ $value | humanizePercentage }} of the usable addresses in IP "
@@ -402,9 +410,9 @@ def _number(value: float) -> str:
 
 
 def _threshold_text(alert: AlertDefinition, threshold: float) -> str:
-    if alert.name == "CalicoIPPoolNearlyExhausted":
+    if alert.threshold_style == "percent":
         return f"{float(threshold) * 100:g}%"
-    if alert.name == "CalicoFelixDataplaneApplySlow":
+    if alert.threshold_style == "seconds":
         return f"{_number(threshold)}s"
     return _number(threshold)
 
