@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STACK ?=
 
-.PHONY: up test lint venv render
+.PHONY: up test lint venv render bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,7 @@ test: lint
 # Offline render into rendered/<stack>/ (all stacks when STACK is empty); no Pulumi CLI, no cluster.
 render: $(VENV)/.installed
 	$(VENV)/bin/python -m tools.render $(if $(STACK),$(STACK),--all)
+
+# Cost of the program's own logic on the mock engine, against a bare program registering the same resources.
+bench: $(VENV)/.installed
+	$(VENV)/bin/python -m tools.bench

@@ -185,8 +185,9 @@ def evaluate(
     outputs: Callable[[pulumi.runtime.MockResourceArgs], Mapping[str, Any]] | None = None,
     stack: str = "test",
     into: Evaluation | None = None,
+    program: Callable[[], None] | None = None,
 ) -> Evaluation:
-    """Run __main__.py for one stack config on the mock engine.
+    """Run __main__.py (or ``program``) for one stack config on the mock engine.
 
     Registrations are recorded into ``into`` when given, so a caller can still see
     what was registered when the program raises.
@@ -205,15 +206,18 @@ def evaluate(
     exports: dict[str, Any] = {}
 
     @pulumi.runtime.test
-    def program():
+    def run():
         # The mock root stack is finished before the program runs, so collect exports here.
         original_export = pulumi.export
         pulumi.export = lambda name, value: exports.__setitem__(name, value)
         try:
-            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+            if program is None:
+                runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+            else:
+                program()
         finally:
             pulumi.export = original_export
         return pulumi.Output.all(**exports).apply(evaluation.stack_outputs.update)
 
-    program()
+    run()
     return evaluation
