@@ -9,5 +9,4 @@ settings = load_settings()
 monitoring = CalicoMonitoring("calico-monitoring", settings)
 
 pulumi.export("felixMetrics", monitoring.felix.applied)
-pulumi.export("felixScrapeJob", monitoring.pod_monitor.job)
-pulumi.export("calicoNodeMetricsPort", settings.felix.metrics_port)
+pulumi.export("scrapeJobs", settings.jobs)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.alerts import CalicoAlerts
 from components.calico_node_port import CalicoNodeMetricsPort, CalicoNodeMetricsPortArgs
-from components.felix_metrics import FelixMetrics, FelixMetricsArgs
-from components.pod_monitor import FelixPodMonitor, FelixPodMonitorArgs
+from components.felix_metrics import CalicoctlTarget, FelixMetrics, FelixMetricsArgs
+from components.manifests import felix_metrics_service, felix_service_monitor
+from components.pod_monitor import FelixPodMonitor, FelixPodMonitorArgs, MetricsServiceMonitor
 from components.settings import KubernetesProviderSettings, Settings
+from components.workloads import KubeControllersMetrics, TyphaMetrics
 
 # Every provider flag is set explicitly: the SDK otherwise fills unset ones from the
 # KUBECONFIG and PULUMI_K8S_* variables of whoever runs the program, so two machines
@@ -40,35 +43,50 @@ def kubernetes_provider_args(settings: KubernetesProviderSettings) -> dict:
 
 
 class CalicoMonitoring(pulumi.ComponentResource):
-    """Felix metrics on, then the port declared on calico-node, then the PodMonitor."""
+    """Felix metrics on, then the port declared (or a Service), then the monitor; Typha,
+    kube-controllers, alerts and dashboards beside them."""
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("calico-monitoring:index:CalicoMonitoring", name, None, opts)
-        self.provider = k8s.Provider(
-            f"{name}-kubernetes",
-            **kubernetes_provider_args(settings.kubernetes),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        provider_args = kubernetes_provider_args(settings.kubernetes)
+        if settings.render_yaml_to is not None:
+            provider_args["render_yaml_to_directory"] = f"{settings.render_yaml_to.rstrip('/')}/manifests"
+        self.provider = k8s.Provider(f"{name}-kubernetes", **provider_args, opts=pulumi.ResourceOptions(parent=self))
         kubernetes = pulumi.ResourceOptions(parent=self, providers=[self.provider])
 
+        def after(*resources: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions.merge(kubernetes, pulumi.ResourceOptions(depends_on=list(resources)))
+
+        target = CalicoctlTarget(settings.datastore, settings.calicoctl, settings.render_yaml_to)
         self.felix = FelixMetrics(
             f"{name}-felix",
-            FelixMetricsArgs(datastore=settings.datastore, calicoctl=settings.calicoctl, felix=settings.felix),
+            FelixMetricsArgs(target=target, felix=settings.felix),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.metrics_port = CalicoNodeMetricsPort(
-            f"{name}-calico-node-port",
-            CalicoNodeMetricsPortArgs(calico_node=settings.calico_node, metrics_port=settings.felix.metrics_port),
-            opts=pulumi.ResourceOptions.merge(kubernetes, pulumi.ResourceOptions(depends_on=[self.felix])),
-        )
-        self.pod_monitor = FelixPodMonitor(
-            f"{name}-felix-podmonitor",
-            FelixPodMonitorArgs(pod_monitor=settings.pod_monitor, calico_node=settings.calico_node),
-            opts=pulumi.ResourceOptions.merge(kubernetes, pulumi.ResourceOptions(depends_on=[self.metrics_port])),
-        )
-        self.register_outputs(
-            {
-                "felixMetrics": self.felix.applied,
-                "scrapeJob": self.pod_monitor.job,
-            }
-        )
+        if settings.felix.scrape == "pod":
+            self.metrics_port = CalicoNodeMetricsPort(
+                f"{name}-calico-node-port",
+                CalicoNodeMetricsPortArgs(calico_node=settings.calico_node, metrics_port=settings.felix.metrics_port),
+                opts=after(self.felix),
+            )
+            self.felix_monitor = FelixPodMonitor(
+                f"{name}-felix-podmonitor",
+                FelixPodMonitorArgs(pod_monitor=settings.pod_monitor, calico_node=settings.calico_node),
+                opts=after(self.metrics_port),
+            )
+        else:
+            self.felix_monitor = MetricsServiceMonitor(
+                f"{name}-felix-monitor",
+                felix_service_monitor(settings.pod_monitor, settings.calico_node),
+                felix_metrics_service(settings.calico_node, settings.felix.metrics_port),
+                opts=after(self.felix),
+            )
+        if settings.typha.enabled:
+            self.typha = TyphaMetrics(f"{name}-typha", settings, opts=kubernetes)
+        if settings.kube_controllers.enabled:
+            self.kube_controllers = KubeControllersMetrics(
+                f"{name}-kube-controllers", settings, target, opts=kubernetes
+            )
+        if settings.alerts.enabled:
+            self.alerts = CalicoAlerts(f"{name}-alerts", settings.alerts, settings.jobs, opts=kubernetes)
+        self.register_outputs({"felixMetrics": self.felix.applied, "jobs": settings.jobs})

@@ -1,8 +1,9 @@
-"""CalicoNodeMetricsPort: declares Felix's metrics port on the calico-node DaemonSet."""
+"""Server-side-apply patches of Calico workloads this program does not own."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -18,7 +19,7 @@ class CalicoNodeMetricsPortArgs:
 
 
 class CalicoNodeMetricsPort(pulumi.ComponentResource):
-    """A server-side-apply patch of a DaemonSet this program does not own (rolls calico-node once)."""
+    """Declares Felix's metrics port on the calico-node DaemonSet (rolls every calico-node pod once)."""
 
     def __init__(self, name: str, args: CalicoNodeMetricsPortArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("calico-monitoring:index:CalicoNodeMetricsPort", name, None, opts)
@@ -29,4 +30,10 @@ class CalicoNodeMetricsPort(pulumi.ComponentResource):
             spec=manifest["spec"],
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.register_outputs({"daemonSet": self.patch.metadata.apply(lambda m: m.get("name") if m else None)})
+        self.register_outputs({})
+
+
+def deployment_patch(name: str, manifest: dict[str, Any], parent: pulumi.Resource) -> k8s.apps.v1.DeploymentPatch:
+    return k8s.apps.v1.DeploymentPatch(
+        name, metadata=manifest["metadata"], spec=manifest["spec"], opts=pulumi.ResourceOptions(parent=parent)
+    )

@@ -1,43 +1,27 @@
-"""Pure builders of the Kubernetes objects this program creates or patches."""
+"""Pure builders of the Kubernetes objects this program creates or patches.
+
+Selectors and port names follow what Calico's manifests and the Tigera operator
+actually deploy: every Calico pod carries `k8s-app: <workload name>`; the operator
+puts Typha's metrics behind the Service `calico-typha-metrics` (labelled
+`k8s-app: calico-typha-metrics`, port `calico-typha-metrics`) and kube-controllers'
+behind `calico-kube-controllers-metrics` (labelled `k8s-app: calico-kube-controllers`,
+port `metrics-port`). Open-source Calico has no Service for Felix's metrics, so this
+program brings its own.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from components.settings import CalicoNodeSettings, PodMonitorSettings
+from components.settings import CalicoNodeSettings, PodMonitorSettings, WorkloadSettings
 
 FIELD_MANAGER = "calico-monitoring"
-CALICO_NODE_SELECTOR = {"k8s-app": "calico-node"}
+MONITORING_API = "monitoring.coreos.com/v1"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "calico-monitoring"}
 
-
-def calico_node_port_patch(calico_node: CalicoNodeSettings, metrics_port: int) -> dict[str, Any]:
-    """Server-side-apply patch that declares Felix's metrics port on the calico-node container.
-
-    Only the port is ours: server-side apply records this program as the manager of
-    that one list entry, and destroying the patch gives up exactly that entry.
-    """
-    return {
-        "metadata": {
-            "name": calico_node.daemon_set,
-            "namespace": calico_node.namespace,
-            "annotations": {"pulumi.com/patchFieldManager": FIELD_MANAGER},
-        },
-        "spec": {
-            "template": {
-                "spec": {
-                    "containers": [
-                        {
-                            "name": calico_node.container,
-                            "ports": [
-                                {"containerPort": metrics_port, "name": calico_node.port_name, "protocol": "TCP"}
-                            ],
-                        }
-                    ]
-                }
-            }
-        },
-    }
-
+# The Tigera operator's metrics Services (tigera/operator pkg/render).
+OPERATOR_TYPHA_SERVICE = {"selector": {"k8s-app": "calico-typha-metrics"}, "port": "calico-typha-metrics"}
+OPERATOR_KUBE_CONTROLLERS_SERVICE = {"selector": {"k8s-app": "calico-kube-controllers"}, "port": "metrics-port"}
 
 NODE_NAME_RELABELING = {
     "action": "replace",
@@ -46,27 +30,204 @@ NODE_NAME_RELABELING = {
 }
 
 
-def felix_pod_monitor(pod_monitor: PodMonitorSettings, calico_node: CalicoNodeSettings) -> dict[str, Any]:
-    """The PodMonitor of the tutorial, plus the node name as a `node` label on every series."""
-    endpoint: dict[str, Any] = {
-        "port": calico_node.port_name,
-        "path": pod_monitor.path,
-        "interval": pod_monitor.interval,
-        "relabelings": [NODE_NAME_RELABELING],
-    }
-    if pod_monitor.scrape_timeout is not None:
-        endpoint["scrapeTimeout"] = pod_monitor.scrape_timeout
+def app_selector(workload: str) -> dict[str, str]:
+    return {"k8s-app": workload}
+
+
+def _patch_metadata(name: str, namespace: str) -> dict[str, Any]:
     return {
-        "apiVersion": "monitoring.coreos.com/v1",
+        "name": name,
+        "namespace": namespace,
+        "annotations": {"pulumi.com/patchFieldManager": FIELD_MANAGER},
+    }
+
+
+def container_patch(
+    name: str,
+    namespace: str,
+    container: str,
+    *,
+    port: int | None = None,
+    port_name: str | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Server-side-apply patch of one container of a workload this program does not own.
+
+    Only the listed port and variables become ours: server-side apply records this
+    program as the manager of those list entries, and destroying the patch gives up
+    exactly those entries.
+    """
+    entry: dict[str, Any] = {"name": container}
+    if env:
+        entry["env"] = [{"name": key, "value": env[key]} for key in sorted(env)]
+    if port is not None:
+        entry["ports"] = [{"containerPort": port, "name": port_name, "protocol": "TCP"}]
+    return {
+        "metadata": _patch_metadata(name, namespace),
+        "spec": {"template": {"spec": {"containers": [entry]}}},
+    }
+
+
+def calico_node_port_patch(calico_node: CalicoNodeSettings, metrics_port: int) -> dict[str, Any]:
+    """Declares Felix's metrics port on the calico-node container (the tutorial's edit)."""
+    return container_patch(
+        calico_node.daemon_set,
+        calico_node.namespace,
+        calico_node.container,
+        port=metrics_port,
+        port_name=calico_node.port_name,
+    )
+
+
+def typha_patch(typha: WorkloadSettings, declare_port: bool) -> dict[str, Any]:
+    """Turns on Typha's metrics (manifest installs) and, for a PodMonitor, declares the port."""
+    env = {"TYPHA_PROMETHEUSMETRICSENABLED": "true", "TYPHA_PROMETHEUSMETRICSPORT": str(typha.metrics_port)}
+    port = typha.metrics_port if declare_port else None
+    return container_patch(
+        typha.deployment, typha.namespace, typha.container, port=port, port_name=typha.port_name, env=env
+    )
+
+
+def kube_controllers_port_patch(kube_controllers: WorkloadSettings) -> dict[str, Any]:
+    return container_patch(
+        kube_controllers.deployment,
+        kube_controllers.namespace,
+        kube_controllers.container,
+        port=kube_controllers.metrics_port,
+        port_name=kube_controllers.port_name,
+    )
+
+
+def installation_typha_patch(metrics_port: int) -> dict[str, Any]:
+    """Asks the Tigera operator to turn on Typha's metrics and create their Service."""
+    return {
+        "apiVersion": "operator.tigera.io/v1",
+        "kind": "Installation",
+        "metadata": {"name": "default", "annotations": {"pulumi.com/patchFieldManager": FIELD_MANAGER}},
+        "spec": {"typhaMetricsPort": metrics_port},
+    }
+
+
+def _endpoint(settings: PodMonitorSettings, port_name: str, relabelings: list[dict[str, Any]]) -> dict[str, Any]:
+    endpoint: dict[str, Any] = {"port": port_name, "path": settings.path, "interval": settings.interval}
+    if settings.scrape_timeout is not None:
+        endpoint["scrapeTimeout"] = settings.scrape_timeout
+    if relabelings:
+        endpoint["relabelings"] = relabelings
+    return endpoint
+
+
+def pod_monitor(
+    name: str,
+    settings: PodMonitorSettings,
+    *,
+    selector: dict[str, str],
+    namespace: str,
+    port_name: str,
+    node_label: bool,
+) -> dict[str, Any]:
+    """A PodMonitor; prometheus-operator names its job <namespace>/<name>."""
+    return {
+        "apiVersion": MONITORING_API,
         "kind": "PodMonitor",
+        "metadata": {"name": name, "namespace": settings.namespace, "labels": {**selector, **dict(settings.labels)}},
+        "spec": {
+            "selector": {"matchLabels": dict(selector)},
+            "namespaceSelector": {"matchNames": [namespace]},
+            "podMetricsEndpoints": [_endpoint(settings, port_name, [NODE_NAME_RELABELING] if node_label else [])],
+        },
+    }
+
+
+def felix_pod_monitor(settings: PodMonitorSettings, calico_node: CalicoNodeSettings) -> dict[str, Any]:
+    """The tutorial's PodMonitor, plus the node name as a `node` label on every series."""
+    return pod_monitor(
+        settings.name,
+        settings,
+        selector=app_selector("calico-node"),
+        namespace=calico_node.namespace,
+        port_name=calico_node.port_name,
+        node_label=True,
+    )
+
+
+def felix_metrics_service(calico_node: CalicoNodeSettings, metrics_port: int) -> dict[str, Any]:
+    return metrics_service(
+        "calico-monitoring-felix",
+        calico_node.namespace,
+        pod_selector=app_selector("calico-node"),
+        port=metrics_port,
+        port_name=calico_node.port_name,
+    )
+
+
+def felix_service_monitor(settings: PodMonitorSettings, calico_node: CalicoNodeSettings) -> dict[str, Any]:
+    """Felix scraped through our headless Service: nothing on calico-node changes."""
+    service = felix_metrics_service(calico_node, 0)
+    return service_monitor(
+        settings.name,
+        settings,
+        selector=dict(service["metadata"]["labels"]),
+        namespace=calico_node.namespace,
+        port_name=calico_node.port_name,
+        node_label=True,
+    )
+
+
+def service_monitor(
+    name: str,
+    settings: PodMonitorSettings,
+    *,
+    selector: dict[str, str],
+    namespace: str,
+    port_name: str,
+    node_label: bool,
+) -> dict[str, Any]:
+    """A ServiceMonitor whose job is <namespace>/<name>, like a PodMonitor's.
+
+    prometheus-operator would name the job after the Service; keeping one naming
+    scheme means switching scrape modes does not break dashboards, alerts or history.
+    """
+    job = {"action": "replace", "targetLabel": "job", "replacement": f"{settings.namespace}/{name}"}
+    relabelings = [job, NODE_NAME_RELABELING] if node_label else [job]
+    return {
+        "apiVersion": MONITORING_API,
+        "kind": "ServiceMonitor",
+        "metadata": {"name": name, "namespace": settings.namespace, "labels": {**MANAGED_BY, **dict(settings.labels)}},
+        "spec": {
+            "selector": {"matchLabels": dict(selector)},
+            "namespaceSelector": {"matchNames": [namespace]},
+            "endpoints": [_endpoint(settings, port_name, relabelings)],
+        },
+    }
+
+
+def metrics_service(
+    name: str, namespace: str, *, pod_selector: dict[str, str], port: int, port_name: str
+) -> dict[str, Any]:
+    """A headless Service in front of pods that declare no metrics port (nothing restarts)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
         "metadata": {
-            "name": pod_monitor.name,
-            "namespace": pod_monitor.namespace,
-            "labels": {**CALICO_NODE_SELECTOR, **dict(pod_monitor.labels)},
+            "name": name,
+            "namespace": namespace,
+            "labels": {**MANAGED_BY, "calico-monitoring/metrics": name},
         },
         "spec": {
-            "selector": {"matchLabels": dict(CALICO_NODE_SELECTOR)},
-            "namespaceSelector": {"matchNames": [calico_node.namespace]},
-            "podMetricsEndpoints": [endpoint],
+            "clusterIP": "None",
+            "selector": dict(pod_selector),
+            "ports": [{"name": port_name, "port": port, "targetPort": port, "protocol": "TCP"}],
         },
+    }
+
+
+def prometheus_rule(
+    name: str, namespace: str, labels: tuple[tuple[str, str], ...], groups: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "apiVersion": MONITORING_API,
+        "kind": "PrometheusRule",
+        "metadata": {"name": name, "namespace": namespace, "labels": {**MANAGED_BY, **dict(labels)}},
+        "spec": {"groups": groups},
     }

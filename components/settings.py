@@ -86,12 +86,19 @@ class CalicoctlSettings:
     allow_version_mismatch: bool = False
 
 
+INSTALLS = ("manifest", "operator")
+SCRAPE_MODES = ("pod", "service")
+
+
 @dataclass(frozen=True)
 class FelixSettings:
     metrics_port: int = 9091
     metrics_host: str | None = None
     go_metrics: bool | None = None
     process_metrics: bool | None = None
+    # pod: declare the port on calico-node (one rollout) and use a PodMonitor;
+    # service: a headless Service and a ServiceMonitor, nothing restarts.
+    scrape: str = "pod"
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,39 @@ class PodMonitorSettings:
 
 
 @dataclass(frozen=True)
+class WorkloadSettings:
+    """Typha or calico-kube-controllers: a Deployment whose metrics this program scrapes."""
+
+    enabled: bool
+    metrics_port: int
+    namespace: str
+    deployment: str
+    container: str
+    port_name: str
+    monitor_name: str
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    enabled: bool = True
+    name: str = "calico"
+    namespace: str = "monitoring"
+    labels: tuple[tuple[str, str], ...] = ()
+    runbook_base_url: str = ""
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    enabled: bool = True
+    namespace: str = "monitoring"
+    datasource: str = "prometheus"
+    labels: tuple[tuple[str, str], ...] = (("grafana_dashboard", "1"),)
+    folder: str | None = None
+    imports: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class KubernetesProviderSettings:
     """The stack's `kubernetes:*` keys, handed to the one explicit provider."""
 
@@ -134,6 +174,26 @@ class Settings:
     calico_node: CalicoNodeSettings = field(default_factory=CalicoNodeSettings)
     pod_monitor: PodMonitorSettings = field(default_factory=PodMonitorSettings)
     kubernetes: KubernetesProviderSettings = field(default_factory=KubernetesProviderSettings)
+    install: str = "manifest"
+    typha: WorkloadSettings | None = None
+    kube_controllers: WorkloadSettings | None = None
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    dashboards: DashboardSettings = field(default_factory=DashboardSettings)
+    render_yaml_to: str | None = None
+
+    def monitor_job(self, monitor_name: str) -> str:
+        """The `job` label of a monitor's targets: prometheus-operator's <namespace>/<name>."""
+        return f"{self.pod_monitor.namespace}/{monitor_name}"
+
+    @property
+    def jobs(self) -> dict[str, str]:
+        """Scrape job per Calico component this stack scrapes (the dashboards and alerts use them)."""
+        jobs = {"felix": self.pod_monitor.job}
+        if self.typha is not None and self.typha.enabled:
+            jobs["typha"] = self.monitor_job(self.typha.monitor_name)
+        if self.kube_controllers is not None and self.kube_controllers.enabled:
+            jobs["kube-controllers"] = self.monitor_job(self.kube_controllers.monitor_name)
+        return jobs
 
 
 # --- validation helpers ------------------------------------------------------
@@ -295,7 +355,18 @@ def _is_etcd_endpoint(value: str) -> bool:
 
 # --- parsing -----------------------------------------------------------------
 
-_OBJECT_KEYS = ("datastore", "calicoctl", "felix", "calicoNode", "podMonitor")
+_OBJECT_KEYS = (
+    "datastore",
+    "calicoctl",
+    "felix",
+    "calicoNode",
+    "podMonitor",
+    "typha",
+    "kubeControllers",
+    "alerts",
+    "dashboards",
+)
+_STRING_KEYS = ("install", "renderYamlTo")
 
 
 def parse_settings(values: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Settings:
@@ -308,7 +379,7 @@ def parse_settings(values: Mapping[str, Any], secret_keys: Collection[str] = ())
     """
     problems: list[str] = []
     prefix = f"{PROJECT}:"
-    known = {prefix + key for key in _OBJECT_KEYS}
+    known = {prefix + key for key in (*_OBJECT_KEYS, *_STRING_KEYS)}
     for key in sorted(k for k in values if k.startswith(prefix) and k not in known):
         problems.append(f"{key}: unknown setting; accepted settings are {', '.join(sorted(known))}")
 
@@ -334,12 +405,64 @@ def parse_settings(values: Mapping[str, Any], secret_keys: Collection[str] = ())
             raw = {}
         return _Section(key, raw, problems, secret=secret)
 
+    install = values.get(prefix + "install", "manifest")
+    if install not in INSTALLS:
+        problems.append(f'{prefix}install: got {_show(install)}; expected "manifest" or "operator"')
+        install = "manifest"
+    operator = install == "operator"
+    calico_namespace = "calico-system" if operator else "kube-system"
+
     provider = _parse_kubernetes_provider(values, secret_keys, problems)
     datastore = _parse_datastore(section("datastore", required=True), provider, problems)
     calicoctl = _parse_calicoctl(section("calicoctl"))
-    felix = _parse_felix(section("felix"))
-    calico_node = _parse_calico_node(section("calicoNode"))
+    felix = _parse_felix(section("felix"), operator)
+    calico_node = _parse_calico_node(section("calicoNode"), calico_namespace)
     pod_monitor = _parse_pod_monitor(section("podMonitor"))
+    typha = _parse_workload(
+        section("typha"),
+        WorkloadSettings(
+            operator, 9093, calico_namespace, "calico-typha", "calico-typha", "http-metrics", "calico-typha"
+        ),
+    )
+    kube_controllers = _parse_workload(
+        section("kubeControllers"),
+        WorkloadSettings(
+            True,
+            9094,
+            calico_namespace,
+            "calico-kube-controllers",
+            "calico-kube-controllers",
+            "http-metrics",
+            "calico-kube-controllers",
+        ),
+    )
+    alerts = _parse_alerts(section("alerts"), pod_monitor)
+    dashboards = _parse_dashboards(section("dashboards"))
+    render_yaml_to = values.get(prefix + "renderYamlTo") or None  # Pulumi.yaml's default is ""
+    if render_yaml_to is not None and (not isinstance(render_yaml_to, str) or not _non_empty_path(render_yaml_to)):
+        problems.append(f"{prefix}renderYamlTo: got {_show(render_yaml_to)}; expected a directory path")
+        render_yaml_to = None
+    if render_yaml_to is not None:
+        # A rendered manifest is applied whole by Argo CD or Flux; a patch of an object
+        # someone else owns cannot be expressed that way.
+        if felix.scrape == "pod":
+            problems.append(
+                f"{prefix}renderYamlTo: with felix.scrape \"pod\" this program would patch calico-node, "
+                f"which cannot be rendered as a manifest; set {prefix}felix.scrape to \"service\""
+            )
+        if typha.enabled:
+            problems.append(
+                f"{prefix}renderYamlTo: Typha's metrics are turned on by patching "
+                f"{'the Installation' if operator else 'the calico-typha Deployment'}, which cannot be rendered; "
+                f"set {prefix}typha.enabled to false and enable them in your Calico manifests"
+            )
+    monitor_names = [pod_monitor.name]
+    monitor_names += [w.monitor_name for w in (typha, kube_controllers) if w.enabled]
+    if len(set(monitor_names)) != len(monitor_names):
+        problems.append(
+            f"{prefix}podMonitor.name, typha.monitorName and kubeControllers.monitorName must differ; "
+            f"got {_show(monitor_names)}"
+        )
 
     if problems:
         raise ConfigError("invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
@@ -350,6 +473,12 @@ def parse_settings(values: Mapping[str, Any], secret_keys: Collection[str] = ())
         calico_node=calico_node,
         pod_monitor=pod_monitor,
         kubernetes=provider,
+        install=install,
+        typha=typha,
+        kube_controllers=kube_controllers,
+        alerts=alerts,
+        dashboards=dashboards,
+        render_yaml_to=render_yaml_to,
     )
 
 
@@ -486,19 +615,28 @@ def _parse_calicoctl(s: _Section) -> CalicoctlSettings:
     return result
 
 
-def _parse_felix(s: _Section) -> FelixSettings:
+def _parse_felix(s: _Section, operator: bool) -> FelixSettings:
+    scrape = s.string("scrape", "service" if operator else "pod", lambda v: v in SCRAPE_MODES, '"pod" or "service"')
+    if operator and scrape == "pod":
+        s.problem(
+            "scrape",
+            scrape,
+            '"service" with install: operator (the operator reverts any port added to calico-node)',
+        )
+        scrape = "service"
     result = FelixSettings(
         metrics_port=s.port("metricsPort", FelixSettings.metrics_port),
         metrics_host=s.string("metricsHost", None, _is_host, "an IP address or host name for Felix to listen on"),
         go_metrics=s.boolean("goMetrics", None),
         process_metrics=s.boolean("processMetrics", None),
+        scrape=scrape,
     )
     s.reject_unknown()
     return result
 
 
-def _parse_calico_node(s: _Section) -> CalicoNodeSettings:
-    d = CalicoNodeSettings()
+def _parse_calico_node(s: _Section, namespace: str) -> CalicoNodeSettings:
+    d = CalicoNodeSettings(namespace=namespace)
     result = CalicoNodeSettings(
         namespace=s.string("namespace", d.namespace, is_dns1123_label, "a Kubernetes namespace name"),
         daemon_set=s.string("daemonSet", d.daemon_set, is_dns1123_subdomain, "a Kubernetes DaemonSet name"),
@@ -529,6 +667,74 @@ def _parse_pod_monitor(s: _Section) -> PodMonitorSettings:
         scrape_timeout=timeout,
         path=s.string("path", d.path, lambda v: v.startswith("/") and " " not in v, "an HTTP path starting with /"),
         labels=labels,
+    )
+    s.reject_unknown()
+    return result
+
+
+_PORT_NAME_HINT = "a port name: at most 15 lowercase letters, digits and single hyphens, with a letter"
+
+
+def _parse_workload(s: _Section, d: WorkloadSettings) -> WorkloadSettings:
+    result = WorkloadSettings(
+        enabled=s.boolean("enabled", d.enabled),
+        metrics_port=s.port("metricsPort", d.metrics_port),
+        namespace=s.string("namespace", d.namespace, is_dns1123_label, "a Kubernetes namespace name"),
+        deployment=s.string("deployment", d.deployment, is_dns1123_subdomain, "a Kubernetes Deployment name"),
+        container=s.string("container", d.container, is_dns1123_label, "a Kubernetes container name"),
+        port_name=s.string("portName", d.port_name, is_port_name, _PORT_NAME_HINT),
+        monitor_name=s.string("monitorName", d.monitor_name, is_dns1123_subdomain, "a Kubernetes object name"),
+    )
+    s.reject_unknown()
+    return result
+
+
+def _parse_alerts(s: _Section, pod_monitor: PodMonitorSettings) -> AlertSettings:
+    from components.alert_rules import DEFAULT_RUNBOOK_BASE_URL, validate_overrides
+
+    labels = _parse_labels(s, "labels") if "labels" in s.raw else pod_monitor.labels
+    overrides = s.get("overrides", {})
+    try:
+        validate_overrides(overrides)
+    except ValueError as error:
+        s.problems.append(str(error))
+        overrides = {}
+    result = AlertSettings(
+        enabled=s.boolean("enabled", True),
+        name=s.string("name", "calico", is_dns1123_subdomain, "a Kubernetes object name"),
+        namespace=s.string("namespace", pod_monitor.namespace, is_dns1123_label, "a Kubernetes namespace name"),
+        labels=labels,
+        runbook_base_url=s.string(
+            "runbookBaseUrl",
+            DEFAULT_RUNBOOK_BASE_URL,
+            lambda v: urlsplit(v).scheme in ("http", "https") and bool(urlsplit(v).netloc),
+            "an http(s) URL of the runbook page",
+        ),
+        overrides=overrides,
+    )
+    s.reject_unknown()
+    return result
+
+
+def _parse_dashboards(s: _Section) -> DashboardSettings:
+    d = DashboardSettings()
+    labels = _parse_labels(s, "labels") if "labels" in s.raw else d.labels
+    imports = s.get("import", [])
+    if not isinstance(imports, list) or not all(isinstance(p, str) and _non_empty_path(p) for p in imports):
+        s.problem("import", imports, "a list of dashboard file paths (*.json or a ConfigMap YAML)")
+        imports = []
+    result = DashboardSettings(
+        enabled=s.boolean("enabled", d.enabled),
+        namespace=s.string("namespace", d.namespace, is_dns1123_label, "a Kubernetes namespace name"),
+        datasource=s.string(
+            "datasource",
+            d.datasource,
+            lambda v: re.fullmatch(r"[A-Za-z0-9._-]{1,40}", v) is not None,
+            "a Grafana datasource uid (letters, digits, '.', '_', '-'; at most 40)",
+        ),
+        labels=labels,
+        folder=s.string("folder", None, lambda v: bool(v.strip()) and "\n" not in v, "a Grafana folder name"),
+        imports=tuple(imports),
     )
     s.reject_unknown()
     return result

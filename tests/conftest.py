@@ -23,7 +23,7 @@ class FelixCommand:
     """The calicoctl Command one stack config registers, ready to run in a sandbox."""
 
     def __init__(self, evaluation: Evaluation) -> None:
-        command = evaluation.one(COMMAND)
+        command = next(r for r in evaluation.by_type(COMMAND) if r.name == "calico-monitoring-felix-calicoctl-patch")
         self.registration = command
         self.create: str = command.inputs["create"]
         self.delete: str = command.inputs["delete"]

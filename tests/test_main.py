@@ -21,6 +21,21 @@ EXPECTED_TREE = [
     (PATCH, "calico-monitoring-calico-node-port-daemonset-patch", "calico-monitoring-calico-node-port"),
     (COMPONENT + "FelixPodMonitor", "calico-monitoring-felix-podmonitor", "calico-monitoring"),
     (PODMONITOR, "calico-monitoring-felix-podmonitor-podmonitor", "calico-monitoring-felix-podmonitor"),
+    # Defaults beyond the tutorial: calico-kube-controllers' metrics and the alerts.
+    (COMPONENT + "KubeControllersMetrics", "calico-monitoring-kube-controllers", "calico-monitoring"),
+    (COMMAND, "calico-monitoring-kube-controllers-calicoctl-patch", "calico-monitoring-kube-controllers"),
+    (
+        "kubernetes:apps/v1:DeploymentPatch",
+        "calico-monitoring-kube-controllers-deployment-patch",
+        "calico-monitoring-kube-controllers",
+    ),
+    (PODMONITOR, "calico-monitoring-kube-controllers-podmonitor", "calico-monitoring-kube-controllers"),
+    (COMPONENT + "CalicoAlerts", "calico-monitoring-alerts", "calico-monitoring"),
+    (
+        "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+        "calico-monitoring-alerts-prometheusrule",
+        "calico-monitoring-alerts",
+    ),
 ]
 
 # The tutorial's DaemonSet edit: containerPort 9091 named http-metrics on the calico-node container.
@@ -104,6 +119,10 @@ PINNED_PROVIDER_FLAGS = {
 }
 
 
+def felix_command(evaluation):
+    return next(r for r in evaluation.by_type(COMMAND) if r.name == "calico-monitoring-felix-calicoctl-patch")
+
+
 def tree(evaluation):
     names = {r.urn: r.name for r in evaluation.registrations}
     # Registration order is up to the engine's scheduling; the order that matters is in the dependencies.
@@ -115,9 +134,10 @@ def test_example_stack_registers_the_four_components_in_order(stack):
     evaluation = evaluate(stack_file_config(stack))
     assert tree(evaluation) == sorted(EXPECTED_TREE)
     assert evaluation.one(PATCH).plain_inputs == TUTORIAL_PORT_PATCH
-    assert evaluation.one(PODMONITOR).plain_inputs == TUTORIAL_PODMONITOR
+    felix_monitor = next(r for r in evaluation.by_type(PODMONITOR) if r.name.startswith("calico-monitoring-felix"))
+    assert felix_monitor.plain_inputs == TUTORIAL_PODMONITOR
 
-    command = evaluation.one(COMMAND)
+    command = next(r for r in evaluation.by_type(COMMAND) if r.name.startswith("calico-monitoring-felix"))
     assert command.delete_before_replace is True
     assert "*" in command.replace_on_changes
     # A reviewer reads the exact patch in the preview.
@@ -134,14 +154,15 @@ def test_example_stack_registers_the_four_components_in_order(stack):
     assert monitor_component.dependencies == [evaluation.one(PATCH).urn]
 
     provider = evaluation.one(PROVIDER)
-    for kubernetes_resource in (evaluation.one(PATCH), evaluation.one(PODMONITOR)):
-        assert kubernetes_resource.provider.startswith(provider.urn + "::")
+    for kubernetes_resource in evaluation.registrations:
+        if kubernetes_resource.type.startswith("kubernetes:"):
+            assert kubernetes_resource.provider.startswith(provider.urn + "::")
 
 
 def test_kdd_example_inputs():
     evaluation = evaluate(stack_file_config("example-kdd"))
     assert evaluation.one(PROVIDER).plain_inputs == {**PINNED_PROVIDER_FLAGS, "context": "prod-eu-1"}
-    assert evaluation.one(COMMAND).plain_inputs["environment"] == {
+    assert felix_command(evaluation).plain_inputs["environment"] == {
         **EMPTY_ETCD,
         "CALICO_MONITORING_KUBECONFIG_CONTENT": "",
         "DATASTORE_TYPE": "kubernetes",
@@ -152,7 +173,7 @@ def test_kdd_example_inputs():
 def test_etcd_example_inputs():
     evaluation = evaluate(stack_file_config("example-etcd"))
     assert evaluation.one(PROVIDER).plain_inputs == {**PINNED_PROVIDER_FLAGS, "context": "onprem-1"}
-    assert evaluation.one(COMMAND).plain_inputs["environment"] == {
+    assert felix_command(evaluation).plain_inputs["environment"] == {
         **EMPTY_ETCD,
         "CALICO_MONITORING_KUBECONFIG_CONTENT": "",
         "DATASTORE_TYPE": "etcdv3",
@@ -179,8 +200,7 @@ def test_stack_outputs_come_from_what_calicoctl_read_back():
     evaluation = evaluate(stack_file_config("example-kdd"), outputs=command_stdout)
     assert evaluation.stack_outputs == {
         "felixMetrics": applied,
-        "felixScrapeJob": "monitoring/felix",
-        "calicoNodeMetricsPort": 9091,
+        "scrapeJobs": {"felix": "monitoring/felix", "kube-controllers": "monitoring/calico-kube-controllers"},
     }
 
 
@@ -210,7 +230,7 @@ def test_inline_etcd_secrets_stay_secret_everywhere():
     datastore = {"type": "etcdv3", "endpoints": ["https://10.0.0.1:2379"], "username": "calico", **SECRETS}
     config = {"kubernetes:context": "c", "calico-monitoring:datastore": datastore}
     evaluation = evaluate(config, secret_keys=["calico-monitoring:datastore"])
-    environment = evaluation.one(COMMAND).inputs["environment"]
+    environment = felix_command(evaluation).inputs["environment"]
     for variable, name in (("ETCD_KEY", "key"), ("ETCD_CERT", "cert"), ("ETCD_CA_CERT", "caCert")):
         assert environment[variable] == SecretInput(SECRETS[name])
     assert environment["ETCD_PASSWORD"] == SecretInput(SECRETS["password"])
@@ -226,7 +246,7 @@ def test_inline_kubeconfig_is_secret_for_provider_and_calicoctl():
     config = {"kubernetes:kubeconfig": content, "calico-monitoring:datastore": {"type": "kubernetes"}}
     evaluation = evaluate(config, secret_keys=["kubernetes:kubeconfig"])
     assert evaluation.one(PROVIDER).inputs["kubeconfig"] == SecretInput(content)
-    environment = evaluation.one(COMMAND).inputs["environment"]
+    environment = felix_command(evaluation).inputs["environment"]
     assert environment["CALICO_MONITORING_KUBECONFIG_CONTENT"] == SecretInput(content)
     assert environment["K8S_CURRENT_CONTEXT"] == "ci"
     for registration in evaluation.registrations:

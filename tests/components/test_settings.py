@@ -186,3 +186,67 @@ def test_durations(text, ms):
 )
 def test_port_names(name, ok):
     assert is_port_name(name) is ok
+
+
+def test_project_defaults_as_the_cli_passes_them_change_nothing():
+    # Pulumi.yaml declares optional objects with default {} and renderYamlTo with "".
+    defaults = {
+        f"calico-monitoring:{key}": "{}"
+        for key in (
+            "calicoctl",
+            "felix",
+            "calicoNode",
+            "podMonitor",
+            "typha",
+            "kubeControllers",
+            "alerts",
+            "dashboards",
+        )
+    }
+    defaults |= {"calico-monitoring:install": "manifest", "calico-monitoring:renderYamlTo": ""}
+    assert parse_settings({**defaults, **KDD}) == parse_settings(KDD)
+
+
+def test_operator_install_defaults():
+    settings = parse_settings(with_key("install", "operator"))
+    assert settings.calico_node.namespace == "calico-system"
+    assert settings.felix.scrape == "service"
+    assert settings.typha.enabled and settings.typha.namespace == "calico-system"
+    assert settings.jobs == {
+        "felix": "monitoring/felix",
+        "typha": "monitoring/calico-typha",
+        "kube-controllers": "monitoring/calico-kube-controllers",
+    }
+
+
+def test_manifest_install_defaults_leave_typha_off():
+    settings = parse_settings(KDD)
+    assert settings.install == "manifest" and settings.typha.enabled is False
+    assert settings.jobs == {"felix": "monitoring/felix", "kube-controllers": "monitoring/calico-kube-controllers"}
+
+
+MORE_BAD = [
+    ("install", "helm", ['calico-monitoring:install: got "helm"; expected "manifest" or "operator"']),
+    (
+        "felix",
+        {"scrape": "endpoints"},
+        ['calico-monitoring:felix.scrape: got "endpoints"; expected "pod" or "service"'],
+    ),
+    ("typha", {"metricsPort": 0}, ["calico-monitoring:typha.metricsPort: got 0"]),
+    ("kubeControllers", {"enable": False}, ["calico-monitoring:kubeControllers.enable: unknown setting"]),
+    ("alerts", {"overrides": {"CalicoFelixDwn": {"for": "5m"}}}, ["alerts.overrides.CalicoFelixDwn", "unknown alert"]),
+    ("alerts", {"overrides": {"CalicoFelixDown": {"for": "5 minutes"}}}, ["CalicoFelixDown.for", "5 minutes"]),
+    ("alerts", {"runbookBaseUrl": "docs/runbooks.md"}, ['alerts.runbookBaseUrl: got "docs/runbooks.md"']),
+    ("dashboards", {"datasource": "my prometheus"}, ['dashboards.datasource: got "my prometheus"']),
+    ("dashboards", {"import": "a.json"}, ['dashboards.import: got "a.json"; expected a list']),
+    ("renderYamlTo", 5, ["calico-monitoring:renderYamlTo: got 5; expected a directory path"]),
+    ("typha", {"enabled": True, "monitorName": "felix"}, ["must differ"]),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "fragments"), MORE_BAD, ids=[f"{k}={v}" for k, v, _ in MORE_BAD])
+def test_more_bad_values(key, value, fragments):
+    with pytest.raises(ConfigError) as error:
+        parse_settings(with_key(key, value))
+    for fragment in fragments:
+        assert fragment in str(error.value)

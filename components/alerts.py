@@ -1,0 +1,21 @@
+"""CalicoAlerts: the PrometheusRule with Calico's alerting and recording rules."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.alert_rules import build_rule_groups
+from components.manifests import prometheus_rule
+from components.pod_monitor import custom_resource
+from components.settings import AlertSettings
+
+
+class CalicoAlerts(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, alerts: AlertSettings, jobs: dict[str, str], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("calico-monitoring:index:CalicoAlerts", name, None, opts)
+        groups = build_rule_groups(jobs, alerts.overrides, alerts.runbook_base_url, components=list(jobs))
+        manifest = prometheus_rule(alerts.name, alerts.namespace, alerts.labels, groups)
+        self.rule = custom_resource(f"{name}-prometheusrule", manifest, self)
+        self.register_outputs({"groups": [g["name"] for g in groups]})

@@ -1,0 +1,208 @@
+"""Every way Calico is installed: manifest with port patch, manifest restart-free, operator.
+
+For each setup, the exact Kubernetes objects, the selectors and ports they use, and
+prometheus-operator objects that are valid against the CRD models.
+"""
+
+import pytest
+
+from tests.support.crd_schema import validate_monitoring_object
+from tools.mock_engine import evaluate
+
+BASE = {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "kubernetes"}}
+PREFIX = "calico-monitoring:"
+MONITORING = ("PodMonitor", "ServiceMonitor", "PrometheusRule")
+
+
+def objects(config):
+    """kind/namespace/name -> plain inputs of every Kubernetes object, and the calicoctl targets."""
+    evaluation = evaluate({**BASE, **{PREFIX + k: v for k, v in config.items()}})
+    found, calicoctl = {}, set()
+    for r in evaluation.registrations:
+        if r.type.startswith("kubernetes:") and not r.type.startswith("pulumi:"):
+            manifest = r.plain_inputs
+            kind = r.type.split(":")[-1]
+            found[f"{kind}/{manifest['metadata'].get('namespace', '')}/{manifest['metadata']['name']}"] = manifest
+        elif r.type == "command:local:Command":
+            create = r.inputs["create"]
+            calicoctl.add(create.split("run_calicoctl patch ")[1].split(" --patch")[0])
+    return found, calicoctl
+
+
+def test_manifest_install_with_port_patches():
+    found, calicoctl = objects({"typha": {"enabled": True}})
+    assert sorted(found) == [
+        "DaemonSetPatch/kube-system/calico-node",
+        "DeploymentPatch/kube-system/calico-kube-controllers",
+        "DeploymentPatch/kube-system/calico-typha",
+        "PodMonitor/monitoring/calico-kube-controllers",
+        "PodMonitor/monitoring/calico-typha",
+        "PodMonitor/monitoring/felix",
+        "PrometheusRule/monitoring/calico",
+    ]
+    assert calicoctl == {"felixConfiguration default", "kubeControllersConfiguration default"}
+    typha = found["DeploymentPatch/kube-system/calico-typha"]["spec"]["template"]["spec"]["containers"]
+    assert typha == [
+        {
+            "name": "calico-typha",
+            "env": [
+                {"name": "TYPHA_PROMETHEUSMETRICSENABLED", "value": "true"},
+                {"name": "TYPHA_PROMETHEUSMETRICSPORT", "value": "9093"},
+            ],
+            "ports": [{"containerPort": 9093, "name": "http-metrics", "protocol": "TCP"}],
+        }
+    ]
+    controllers = found["DeploymentPatch/kube-system/calico-kube-controllers"]["spec"]["template"]["spec"]
+    assert controllers["containers"] == [
+        {
+            "name": "calico-kube-controllers",
+            "ports": [{"containerPort": 9094, "name": "http-metrics", "protocol": "TCP"}],
+        }
+    ]
+    # Pods carry k8s-app: <workload> in Calico's manifests; each PodMonitor selects that and the declared port.
+    for name, app in (("calico-typha", "calico-typha"), ("calico-kube-controllers", "calico-kube-controllers")):
+        spec = found[f"PodMonitor/monitoring/{name}"]["spec"]
+        assert spec["selector"] == {"matchLabels": {"k8s-app": app}}
+        assert spec["namespaceSelector"] == {"matchNames": ["kube-system"]}
+        assert spec["podMetricsEndpoints"][0]["port"] == "http-metrics"
+
+
+def test_manifest_install_without_restarting_calico_node():
+    found, calicoctl = objects({"felix": {"scrape": "service"}})
+    assert sorted(found) == [
+        "PrometheusRule/monitoring/calico",
+        "Service/kube-system/calico-monitoring-calico-kube-controllers",
+        "Service/kube-system/calico-monitoring-felix",
+        "ServiceMonitor/monitoring/calico-kube-controllers",
+        "ServiceMonitor/monitoring/felix",
+    ]
+    assert calicoctl == {"felixConfiguration default", "kubeControllersConfiguration default"}
+    service = found["Service/kube-system/calico-monitoring-felix"]["spec"]
+    assert service == {
+        "clusterIP": "None",
+        "selector": {"k8s-app": "calico-node"},
+        "ports": [{"name": "http-metrics", "port": 9091, "targetPort": 9091, "protocol": "TCP"}],
+    }
+    monitor = found["ServiceMonitor/monitoring/felix"]["spec"]
+    service_labels = found["Service/kube-system/calico-monitoring-felix"]["metadata"]["labels"]
+    assert monitor["selector"]["matchLabels"].items() <= service_labels.items()
+    assert monitor["namespaceSelector"] == {"matchNames": ["kube-system"]}
+    endpoint = monitor["endpoints"][0]
+    assert endpoint["port"] == "http-metrics"
+    # Same job as the PodMonitor would give, so switching modes keeps dashboards and alerts working.
+    assert {"action": "replace", "targetLabel": "job", "replacement": "monitoring/felix"} in endpoint["relabelings"]
+
+
+def test_operator_install_patches_no_workload():
+    found, calicoctl = objects({"install": "operator"})
+    assert sorted(found) == [
+        "InstallationPatch//default",
+        "PrometheusRule/monitoring/calico",
+        "Service/calico-system/calico-monitoring-felix",
+        "ServiceMonitor/monitoring/calico-kube-controllers",
+        "ServiceMonitor/monitoring/calico-typha",
+        "ServiceMonitor/monitoring/felix",
+    ]
+    assert not any(key.startswith(("DaemonSetPatch", "DeploymentPatch")) for key in found)
+    assert calicoctl == {"felixConfiguration default", "kubeControllersConfiguration default"}
+    installation = found["InstallationPatch//default"]
+    assert installation["apiVersion"] == "operator.tigera.io/v1"
+    assert installation["spec"] == {"typhaMetricsPort": 9093}
+    # The operator's Services: calico-typha-metrics (k8s-app: calico-typha-metrics, port calico-typha-metrics)
+    # and calico-kube-controllers-metrics (k8s-app: calico-kube-controllers, port metrics-port).
+    typha = found["ServiceMonitor/monitoring/calico-typha"]["spec"]
+    assert typha["selector"] == {"matchLabels": {"k8s-app": "calico-typha-metrics"}}
+    assert typha["namespaceSelector"] == {"matchNames": ["calico-system"]}
+    assert typha["endpoints"][0]["port"] == "calico-typha-metrics"
+    controllers = found["ServiceMonitor/monitoring/calico-kube-controllers"]["spec"]
+    assert controllers["selector"] == {"matchLabels": {"k8s-app": "calico-kube-controllers"}}
+    assert controllers["endpoints"][0]["port"] == "metrics-port"
+    assert found["Service/calico-system/calico-monitoring-felix"]["spec"]["selector"] == {"k8s-app": "calico-node"}
+
+
+def test_operator_install_refuses_the_calico_node_patch():
+    with pytest.raises(
+        Exception, match=r"calico-monitoring:felix.scrape: got \"pod\"; expected \"service\" with install"
+    ):
+        objects({"install": "operator", "felix": {"scrape": "pod"}})
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"typha": {"enabled": True}},
+        {"typha": {"enabled": True}, "felix": {"scrape": "service"}},
+        {"install": "operator"},
+        {"install": "operator", "podMonitor": {"labels": {"release": "kps"}, "scrapeTimeout": "10s"}},
+    ],
+    ids=["manifest-pod", "manifest-service", "operator", "operator-labels"],
+)
+def test_monitoring_objects_are_valid_for_the_prometheus_operator_crds(config):
+    found, _ = objects(config)
+    checked = [validate_monitoring_object(m) or key for key, m in found.items() if key.startswith(MONITORING)]
+    assert len(checked) >= 4
+
+
+def test_components_can_be_switched_off():
+    found, calicoctl = objects({"kubeControllers": {"enabled": False}, "alerts": {"enabled": False}})
+    assert sorted(found) == ["DaemonSetPatch/kube-system/calico-node", "PodMonitor/monitoring/felix"]
+    assert calicoctl == {"felixConfiguration default"}
+    found, _ = objects({"install": "operator", "typha": {"enabled": False}})
+    assert "InstallationPatch//default" not in found and "ServiceMonitor/monitoring/calico-typha" not in found
+
+
+def test_jobs_match_what_dashboards_and_alerts_expect():
+    from components.alert_rules import DEFAULT_JOBS
+
+    found, _ = objects({"install": "operator"})
+    rules = found["PrometheusRule/monitoring/calico"]["spec"]["groups"]
+    exprs = " ".join(rule["expr"] for group in rules for rule in group["rules"])
+    for job in DEFAULT_JOBS.values():
+        assert f'job="{job}"' in exprs
+    for component, job in DEFAULT_JOBS.items():
+        name = job.split("/")[1]
+        relabelings = found[f"ServiceMonitor/monitoring/{name}"]["spec"]["endpoints"][0]["relabelings"]
+        assert {"action": "replace", "targetLabel": "job", "replacement": job} in relabelings, component
+
+
+def test_render_yaml_to_writes_manifests_and_calicoctl_scripts_instead_of_applying(tmp_path, sandbox):
+    config = {
+        **BASE,
+        PREFIX + "renderYamlTo": "gitops/prod",
+        PREFIX + "felix": {"scrape": "service"},
+    }
+    evaluation = evaluate(config)
+    provider = next(r for r in evaluation.registrations if r.type == "pulumi:providers:kubernetes")
+    assert provider.plain_inputs["renderYamlToDirectory"] == "gitops/prod/manifests"
+    felix = next(r for r in evaluation.registrations if r.name == "calico-monitoring-felix-calicoctl-patch")
+    assert felix.plain_inputs["environment"] == {}
+    # Running the create command writes the scripts and calls no calicoctl.
+    sandbox.seed("FelixConfiguration", "default", {"ipipEnabled": True})
+    run = sandbox.run(felix.inputs["create"], {})
+    assert run.returncode == 0, run.stderr
+    assert run.calls == []
+    written = sandbox.home / "gitops" / "prod" / "calicoctl"
+    apply = written / "calico-monitoring-felix-calicoctl-patch.apply.sh"
+    restore = written / "calico-monitoring-felix-calicoctl-patch.restore.sh"
+    assert apply.stat().st_mode & 0o111 and restore.exists()
+    # The written script works on its own: it enables metrics, and the restore script undoes it.
+    applied = sandbox.run(f"sh {apply}", {})
+    assert applied.returncode == 0, applied.stderr
+    assert sandbox.resource("FelixConfiguration", "default")["spec"]["prometheusMetricsEnabled"] is True
+    restored = sandbox.run(f"sh {restore}", {}, previous_stdout=applied.pulumi_stdout)
+    assert restored.returncode == 0, restored.stderr
+    assert sandbox.resource("FelixConfiguration", "default")["spec"] == {"ipipEnabled": True}
+    assert sandbox.run(felix.inputs["delete"], {}).returncode == 0
+    assert not apply.exists() and not restore.exists()
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({}, 'renderYamlTo: with felix.scrape "pod" this program would patch calico-node'),
+        ({"felix": {"scrape": "service"}, "typha": {"enabled": True}}, "set calico-monitoring:typha.enabled to false"),
+    ],
+)
+def test_render_yaml_to_refuses_patches(config, message):
+    with pytest.raises(Exception, match=message):
+        objects({"renderYamlTo": "out", **config})
