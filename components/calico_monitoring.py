@@ -7,6 +7,8 @@ import pulumi_kubernetes as k8s
 
 from components.alerts import CalicoAlerts
 from components.calico_node_port import CalicoNodeMetricsPort, CalicoNodeMetricsPortArgs
+from components.dashboard_json import DashboardError
+from components.dashboards import CalicoDashboards, dashboard_configmaps, dashboard_files
 from components.felix_metrics import CalicoctlTarget, FelixMetrics, FelixMetricsArgs
 from components.manifests import felix_metrics_service, felix_service_monitor
 from components.pod_monitor import FelixPodMonitor, FelixPodMonitorArgs, MetricsServiceMonitor
@@ -47,6 +49,14 @@ class CalicoMonitoring(pulumi.ComponentResource):
     kube-controllers, alerts and dashboards beside them."""
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
+        # Dashboards are read and checked first: a bad import stops the program before any resource.
+        dashboards = []
+        if settings.dashboards.enabled:
+            try:
+                files = dashboard_files(settings.dashboards, settings.jobs)
+                dashboards = dashboard_configmaps(settings.dashboards, files)
+            except DashboardError as error:
+                raise pulumi.RunError(f"calico-monitoring:dashboards.import: {error}") from None
         super().__init__("calico-monitoring:index:CalicoMonitoring", name, None, opts)
         provider_args = kubernetes_provider_args(settings.kubernetes)
         if settings.render_yaml_to is not None:
@@ -89,4 +99,6 @@ class CalicoMonitoring(pulumi.ComponentResource):
             )
         if settings.alerts.enabled:
             self.alerts = CalicoAlerts(f"{name}-alerts", settings.alerts, settings.jobs, opts=kubernetes)
+        if dashboards:
+            self.dashboards = CalicoDashboards(f"{name}-dashboards", dashboards, opts=kubernetes)
         self.register_outputs({"felixMetrics": self.felix.applied, "jobs": settings.jobs})

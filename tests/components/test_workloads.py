@@ -32,6 +32,7 @@ def objects(config):
 def test_manifest_install_with_port_patches():
     found, calicoctl = objects({"typha": {"enabled": True}})
     assert sorted(found) == [
+        "ConfigMap/monitoring/calico-dashboards",
         "DaemonSetPatch/kube-system/calico-node",
         "DeploymentPatch/kube-system/calico-kube-controllers",
         "DeploymentPatch/kube-system/calico-typha",
@@ -70,6 +71,7 @@ def test_manifest_install_with_port_patches():
 def test_manifest_install_without_restarting_calico_node():
     found, calicoctl = objects({"felix": {"scrape": "service"}})
     assert sorted(found) == [
+        "ConfigMap/monitoring/calico-dashboards",
         "PrometheusRule/monitoring/calico",
         "Service/kube-system/calico-monitoring-calico-kube-controllers",
         "Service/kube-system/calico-monitoring-felix",
@@ -96,6 +98,7 @@ def test_manifest_install_without_restarting_calico_node():
 def test_operator_install_patches_no_workload():
     found, calicoctl = objects({"install": "operator"})
     assert sorted(found) == [
+        "ConfigMap/monitoring/calico-dashboards",
         "InstallationPatch//default",
         "PrometheusRule/monitoring/calico",
         "Service/calico-system/calico-monitoring-felix",
@@ -144,7 +147,9 @@ def test_monitoring_objects_are_valid_for_the_prometheus_operator_crds(config):
 
 
 def test_components_can_be_switched_off():
-    found, calicoctl = objects({"kubeControllers": {"enabled": False}, "alerts": {"enabled": False}})
+    found, calicoctl = objects(
+        {"kubeControllers": {"enabled": False}, "alerts": {"enabled": False}, "dashboards": {"enabled": False}}
+    )
     assert sorted(found) == ["DaemonSetPatch/kube-system/calico-node", "PodMonitor/monitoring/felix"]
     assert calicoctl == {"felixConfiguration default"}
     found, _ = objects({"install": "operator", "typha": {"enabled": False}})

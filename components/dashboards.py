@@ -1,0 +1,77 @@
+"""CalicoDashboards: Grafana dashboards as ConfigMaps that Grafana's sidecar loads.
+
+The shipped dashboards get the stack's scrape jobs and datasource; imported ones
+(any Grafana JSON, or a ConfigMap like Calico's official one) are pointed at the
+datasource the same way, so no panel says "datasource not found".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.dashboard_json import (
+    DashboardError,
+    canonical_json,
+    load_dashboard_sources,
+    pack_into_configmaps,
+    rewrite_datasources,
+    set_job,
+    shipped_dashboards,
+)
+from components.manifests import MANAGED_BY
+from components.settings import DashboardSettings
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+FOLDER_ANNOTATION = "grafana_folder"  # kube-prometheus-stack's sidecar.dashboards.folderAnnotation
+SHIPPED = {"felix": "felix.json", "typha": "typha.json", "kube-controllers": "kube-controllers.json"}
+
+
+def dashboard_files(settings: DashboardSettings, jobs: dict[str, str]) -> dict[str, str]:
+    """ConfigMap key -> canonical dashboard JSON; raises DashboardError naming a bad import."""
+    shipped = shipped_dashboards()
+    files: dict[str, str] = {}
+    for component, job in jobs.items():
+        key = SHIPPED[component]
+        files[key] = canonical_json(rewrite_datasources(set_job(shipped[key], job), settings.datasource))
+    for path in settings.imports:
+        location = Path(path) if Path(path).is_absolute() else PROJECT_DIR / path
+        for key, dashboard in sorted(load_dashboard_sources(str(location)).items()):
+            if key in files:
+                raise DashboardError(f"{path}: dashboard key {key!r} is already used by another dashboard")
+            files[key] = canonical_json(rewrite_datasources(dashboard, settings.datasource))
+    return files
+
+
+def dashboard_configmaps(settings: DashboardSettings, files: dict[str, str]) -> list[dict[str, Any]]:
+    groups = pack_into_configmaps(files)
+    manifests = []
+    for index, group in enumerate(groups, start=1):
+        name = "calico-dashboards" if len(groups) == 1 else f"calico-dashboards-{index}"
+        metadata: dict[str, Any] = {
+            "name": name,
+            "namespace": settings.namespace,
+            "labels": {**MANAGED_BY, **dict(settings.labels)},
+        }
+        if settings.folder is not None:
+            metadata["annotations"] = {FOLDER_ANNOTATION: settings.folder}
+        manifests.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": dict(group)})
+    return manifests
+
+
+class CalicoDashboards(pulumi.ComponentResource):
+    def __init__(self, name: str, manifests: list[dict[str, Any]], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("calico-monitoring:index:CalicoDashboards", name, None, opts)
+        self.config_maps = [
+            k8s.core.v1.ConfigMap(
+                f"{name}-{manifest['metadata']['name']}",
+                metadata=manifest["metadata"],
+                data=manifest["data"],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for manifest in manifests
+        ]
+        self.register_outputs({"configMaps": [m["metadata"]["name"] for m in manifests]})
