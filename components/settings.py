@@ -447,8 +447,8 @@ def parse_settings(values: Mapping[str, Any], secret_keys: Collection[str] = ())
         # someone else owns cannot be expressed that way.
         if felix.scrape == "pod":
             problems.append(
-                f"{prefix}renderYamlTo: with felix.scrape \"pod\" this program would patch calico-node, "
-                f"which cannot be rendered as a manifest; set {prefix}felix.scrape to \"service\""
+                f'{prefix}renderYamlTo: with felix.scrape "pod" this program would patch calico-node, '
+                f'which cannot be rendered as a manifest; set {prefix}felix.scrape to "service"'
             )
         if typha.enabled:
             problems.append(
