@@ -31,7 +31,6 @@ as these are Prometheus dashboards it is taken to be Prometheus.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -296,6 +295,14 @@ def _prune_inputs(dashboard: dict[str, Any]) -> None:
         del dashboard["__inputs"]
 
 
+def _copy(dashboard: dict) -> dict:
+    """A deep copy; dashboards are plain JSON, and a JSON round trip copies them far faster than deepcopy."""
+    try:
+        return json.loads(json.dumps(dashboard))
+    except (TypeError, ValueError) as err:
+        raise DashboardError(f"{_describe(dashboard)}: is not plain JSON: {err}") from None
+
+
 def rewrite_datasources(dashboard: dict, datasource_uid: str) -> dict:
     """Return a copy of ``dashboard`` whose Prometheus queries all use ``${datasource}``.
 
@@ -307,7 +314,7 @@ def rewrite_datasources(dashboard: dict, datasource_uid: str) -> dict:
         raise DashboardError(f"dashboard: expected a JSON object, got {type(dashboard).__name__}")
     if not isinstance(datasource_uid, str) or not datasource_uid.strip():
         raise DashboardError(f"{_describe(dashboard)}: the data source uid must be a non-empty string")
-    result = copy.deepcopy(dashboard)
+    result = _copy(dashboard)
     refs = _References(result)
     _replace_explicit_refs(result, refs)
     _fill_default_refs(result)
@@ -322,7 +329,7 @@ def set_job(dashboard: dict, job: str) -> dict:
         raise DashboardError(f"dashboard: expected a JSON object, got {type(dashboard).__name__}")
     if not isinstance(job, str) or not job.strip():
         raise DashboardError(f"{_describe(dashboard)}: the job must be a non-empty string, got {job!r}")
-    result = copy.deepcopy(dashboard)
+    result = _copy(dashboard)
     variable = next((v for v in _template_variables(result) if v.get("name") == JOB_VARIABLE), None)
     if variable is None:
         raise DashboardError(f"{_describe(dashboard)}: has no {JOB_VARIABLE!r} template variable to set")
