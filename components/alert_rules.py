@@ -509,6 +509,7 @@ def build_rule_groups(
     overrides: Mapping[str, Mapping[str, object]] | None = None,
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
     components: Iterable[str] = ("felix", "typha", "kube-controllers"),
+    include_alerts: bool = True,
 ) -> list[dict]:
     """Return the ``spec.groups`` of a PrometheusRule for the given components.
 
@@ -516,7 +517,8 @@ def build_rule_groups(
     from it uses ``DEFAULT_JOBS``.  Groups come in the order of ``COMPONENTS``
     whatever the order of ``components``; each holds that component's recording
     rules first (so its alerts see values from the same evaluation), then its
-    enabled alerts.  Overrides for alerts of components not built are checked
+    enabled alerts (none with ``include_alerts=False``: the recording rules the
+    dashboards use).  Overrides for alerts of components not built are checked
     but otherwise ignored.
     """
     validate_overrides(overrides)
@@ -539,7 +541,7 @@ def build_rule_groups(
                 }
             )
         for alert in ALERTS:
-            if alert.component != component:
+            if alert.component != component or not include_alerts:
                 continue
             settings = overrides.get(alert.name, {})
             if not settings.get("enabled", True):

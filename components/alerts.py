@@ -1,4 +1,4 @@
-"""CalicoAlerts: the PrometheusRule with Calico's alerting and recording rules."""
+"""CalicoAlerts: the PrometheusRule with Calico's recording and alerting rules."""
 
 from __future__ import annotations
 
@@ -11,11 +11,19 @@ from components.settings import AlertSettings
 
 
 class CalicoAlerts(pulumi.ComponentResource):
+    """Recording rules (the dashboards use them too) and, unless `alerts.enabled` is false, the alerts."""
+
     def __init__(
-        self, name: str, alerts: AlertSettings, jobs: dict[str, str], opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        alerts: AlertSettings,
+        jobs: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("calico-monitoring:index:CalicoAlerts", name, None, opts)
-        groups = build_rule_groups(jobs, alerts.overrides, alerts.runbook_base_url, components=list(jobs))
+        groups = build_rule_groups(
+            jobs, alerts.overrides, alerts.runbook_base_url, components=list(jobs), include_alerts=alerts.enabled
+        )
         manifest = prometheus_rule(alerts.name, alerts.namespace, alerts.labels, groups)
         self.rule = custom_resource(f"{name}-prometheusrule", manifest, self)
         self.register_outputs({"groups": [g["name"] for g in groups]})

@@ -97,7 +97,7 @@ class CalicoMonitoring(pulumi.ComponentResource):
             self.kube_controllers = KubeControllersMetrics(
                 f"{name}-kube-controllers", settings, target, opts=kubernetes
             )
-        if settings.alerts.enabled:
+        if settings.alerts.enabled or dashboards:
             self.alerts = CalicoAlerts(f"{name}-alerts", settings.alerts, settings.jobs, opts=kubernetes)
         if dashboards:
             self.dashboards = CalicoDashboards(f"{name}-dashboards", dashboards, opts=kubernetes)

@@ -211,3 +211,12 @@ def test_render_yaml_to_writes_manifests_and_calicoctl_scripts_instead_of_applyi
 def test_render_yaml_to_refuses_patches(config, message):
     with pytest.raises(Exception, match=message):
         objects({"renderYamlTo": "out", **config})
+
+
+def test_without_alerts_the_dashboards_still_get_their_recording_rules():
+    found, _ = objects({"alerts": {"enabled": False}})
+    groups = found["PrometheusRule/monitoring/calico"]["spec"]["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    assert rules and all("record" in rule and "alert" not in rule for rule in rules)
+    found, _ = objects({"alerts": {"enabled": False}, "dashboards": {"enabled": False}})
+    assert "PrometheusRule/monitoring/calico" not in found
