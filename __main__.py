@@ -8,5 +8,5 @@ from components.settings import load_settings
 settings = load_settings()
 monitoring = CalicoMonitoring("calico-monitoring", settings)
 
-pulumi.export("felixMetrics", monitoring.felix.applied)
-pulumi.export("scrapeJobs", settings.jobs)
+for name, value in monitoring.outputs.items():
+    pulumi.export(name, value)

@@ -101,4 +101,7 @@ class CalicoMonitoring(pulumi.ComponentResource):
             self.alerts = CalicoAlerts(f"{name}-alerts", settings.alerts, settings.jobs, opts=kubernetes)
         if dashboards:
             self.dashboards = CalicoDashboards(f"{name}-dashboards", dashboards, opts=kubernetes)
-        self.register_outputs({"felixMetrics": self.felix.applied, "jobs": settings.jobs})
+        self.outputs: dict[str, pulumi.Input] = {"felixMetrics": self.felix.applied, "scrapeJobs": settings.jobs}
+        if settings.kube_controllers.enabled:
+            self.outputs["kubeControllersMetrics"] = self.kube_controllers.applied
+        self.register_outputs(self.outputs)

@@ -202,6 +202,8 @@ def test_stack_outputs_come_from_what_calicoctl_read_back():
     evaluation = evaluate(stack_file_config("example-kdd"), outputs=command_stdout)
     assert evaluation.stack_outputs == {
         "felixMetrics": applied,
+        # The mock gives every calicoctl step the same stdout.
+        "kubeControllersMetrics": applied,
         "scrapeJobs": {"felix": "monitoring/felix", "kube-controllers": "monitoring/calico-kube-controllers"},
     }
 
