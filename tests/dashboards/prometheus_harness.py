@@ -4,7 +4,9 @@ The server serves ``tests/fixtures/metrics/calico_metrics.prom`` one component
 section per target, with counters growing at every scrape. Prometheus scrapes it
 with target labels built the way prometheus-operator builds them for a
 PodMonitor (``job`` = ``<namespace>/<podmonitor>``, plus ``namespace``, ``pod``,
-``container``, ``endpoint``, ``instance``) and this project's ``node`` label.
+``container``, ``endpoint``, ``instance``) and this project's ``node`` label,
+and evaluates the recording rules this project deploys (``rule_files``), so
+dashboard queries on recorded series can be run too.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "metrics" / "calico_metrics.prom"
 
@@ -159,8 +163,16 @@ class Target:
         return f"/metrics/{self.component}/{self.pod}"
 
 
-def scrape_config(targets: list[Target], server_port: int) -> dict[str, Any]:
-    """A Prometheus configuration with one scrape job per distinct ``job``."""
+def write_rule_file(path: Path, groups: list[dict[str, Any]]) -> Path:
+    """Write PrometheusRule ``spec.groups`` as a Prometheus rule file."""
+    path.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def scrape_config(
+    targets: list[Target], server_port: int, rule_files: list[Path] | tuple[Path, ...] = ()
+) -> dict[str, Any]:
+    """A Prometheus configuration with one scrape job per distinct ``job``, evaluating ``rule_files`` every second."""
     jobs: dict[str, list[Target]] = {}
     for target in targets:
         jobs.setdefault(target.job, []).append(target)
@@ -206,10 +218,13 @@ def scrape_config(targets: list[Target], server_port: int) -> dict[str, Any]:
                 "relabel_configs": relabel,
             }
         )
-    return {
+    config: dict[str, Any] = {
         "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": scrape_configs,
     }
+    if rule_files:
+        config["rule_files"] = [str(path) for path in rule_files]
+    config["scrape_configs"] = scrape_configs
+    return config
 
 
 def free_port() -> int:
@@ -319,6 +334,35 @@ class Prometheus:
             f"not every target had {samples} successful scrapes in time; samples per target: {counts}\n"
             f"{self.log_tail()}"
         )
+
+    def wait_for_recorded_series(self, expected: set[tuple[str, str]], deadline: float) -> None:
+        """Until every (record name, job) in ``expected`` has a current sample."""
+        found: set[tuple[str, str]] = set()
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise PrometheusError(f"prometheus exited with {self.process.returncode}:\n{self.log_tail()}")
+            with contextlib.suppress(PrometheusError, OSError):
+                result = self.query('count by (__name__, job) ({__name__=~".+:.+"})')
+                found = {(r["metric"]["__name__"], r["metric"].get("job", "")) for r in result}
+                if expected <= found:
+                    return
+            time.sleep(0.5)
+        raise PrometheusError(
+            f"recorded series missing after the deadline: {sorted(expected - found)}\n"
+            f"rule evaluation: {self.rule_health()}\n{self.log_tail()}"
+        )
+
+    def rule_health(self) -> list[str]:
+        """``record: health (last error)`` of every recording rule Prometheus loaded."""
+        try:
+            data = self._get("/api/v1/rules", {"type": "record"})
+        except (PrometheusError, OSError) as err:
+            return [f"cannot list rules: {err}"]
+        return [
+            f"{rule['name']}: {rule.get('health')} {rule.get('lastError', '')}".rstrip()
+            for group in data["groups"]
+            for rule in group["rules"]
+        ]
 
 
 def is_finite(value: str) -> bool:

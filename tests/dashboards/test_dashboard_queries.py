@@ -3,21 +3,25 @@
 An in-process HTTP server serves Calico-shaped metrics (tests/fixtures/metrics/
 calico_metrics.prom: real names, types and labels, counters growing at each
 scrape). The real ``prometheus`` binary scrapes it as prometheus-operator would
-scrape the Felix, Typha and kube-controllers pods, and every panel query, with
-the dashboard variables filled in, must parse and return data.
+scrape the Felix, Typha and kube-controllers pods, and evaluates the recording
+rules this project deploys with the dashboards (``build_rule_groups(...,
+include_alerts=False)``). Every panel query, with the dashboard variables filled
+in, must parse and return data, also those on recorded series.
 
 The static tests at the top need no Prometheus: they check the queries against
-the metric facts recorded in the fixture.
+the metric facts recorded in the fixture and against ``RECORDING_RULES``.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 
 import pytest
 import yaml
 
+from components.alert_rules import COMPONENTS, RECORDING_RULES, build_rule_groups
 from components.dashboard_json import shipped_dashboards
 from tests.dashboards.grafana import (
     Query,
@@ -38,8 +42,9 @@ from tests.dashboards.prometheus_harness import (
     is_finite,
     scrape_config,
     verified_families,
+    write_rule_file,
 )
-from tests.dashboards.promql import selectors
+from tests.dashboards.promql import Selector, selectors
 from tests.support.binaries import require_binary
 
 JOBS = {
@@ -52,6 +57,20 @@ KUBE_CONTROLLERS_UNLABELLED_JOB = "monitoring/calico-kube-controllers-unlabelled
 # Serves every component's metrics under another job: a query that is not scoped would see them.
 DECOY_JOB = "monitoring/decoy"
 MISSING_JOB = "monitoring/no-such-job"
+
+# The dashboard each component's recording rules are for.
+DASHBOARD_COMPONENTS = {f"{component}.json": component for component in COMPONENTS}
+# Recording rules as the program deploys them with the dashboards, one rule file per set of jobs: the
+# jobs the dashboards are tested with, the unlabelled kube-controllers job, and the decoy (so a query
+# on a recorded series that is not scoped to the job would see the decoy's series too).
+RULE_FILES = {
+    "calico-rules.yml": {DASHBOARD_COMPONENTS[name]: job for name, job in JOBS.items()},
+    "calico-rules-unlabelled.yml": {"kube-controllers": KUBE_CONTROLLERS_UNLABELLED_JOB},
+    "calico-rules-decoy.yml": dict.fromkeys(COMPONENTS, DECOY_JOB),
+}
+RECORDED_NAMES = {rule.record: rule.component for rule in RECORDING_RULES}
+# A recorded series name anywhere in a query: a selector, a __name__ matcher or a regex.
+_RECORDED_NAME = re.compile(r"(?<![A-Za-z0-9_:])calico:[A-Za-z0-9_:]*")
 
 IPAM_NODES = {"worker-1", "worker-2", "worker-3"}
 KUBE_CONTROLLERS_POD_NODE = "control-plane-1"
@@ -101,6 +120,7 @@ BUILTIN_VALUES = {
 }
 # Scrapes of every target before querying: enough for rate() over 15s.
 MIN_SAMPLES = 5
+# Startup, the scrapes and the first evaluations of the recording rules together.
 STARTUP_BUDGET_SECONDS = 60
 
 RATE_FUNCTIONS = {"rate", "irate", "increase"}
@@ -199,8 +219,8 @@ def test_selectors_use_verified_metrics_as_their_type_requires():
     for query in all_queries():
         for selector in selectors(query.expr):
             name = selector.metric
-            if name == "up":
-                kind = "gauge"
+            if name == "up" or name in RECORDED_NAMES:
+                kind = "gauge"  # a recorded series is a gauge, whatever it was computed from
             elif name in verified:
                 kind = verified[name].type
                 if kind == "summary":
@@ -224,6 +244,59 @@ def test_selectors_use_verified_metrics_as_their_type_requires():
     assert not problems, "\n".join(problems)
 
 
+def recorded_names_in(expr: str) -> set[str]:
+    return set(_RECORDED_NAME.findall(expr))
+
+
+def test_dashboards_and_recording_rules_are_for_the_same_components():
+    assert set(DASHBOARD_COMPONENTS) == set(shipped_dashboards())
+    assert {rule.component for rule in RECORDING_RULES} <= set(COMPONENTS)
+
+
+def test_recorded_series_in_dashboards_are_recording_rules_of_their_component():
+    """A calico:* name in a dashboard is the record of a rule in the same component's rule group."""
+    problems = []
+    references = [(str(q), q.dashboard, q.expr) for q in all_queries()] + [
+        (f"{dashboard} variable {name}", dashboard, definition) for dashboard, name, definition in variable_queries()
+    ]
+    for where, dashboard, expr in references:
+        component = DASHBOARD_COMPONENTS[dashboard]
+        for name in sorted(recorded_names_in(expr)):
+            if name not in RECORDED_NAMES:
+                problems.append(f"{where}: {name} is not the record of any rule in RECORDING_RULES")
+            elif RECORDED_NAMES[name] != component:
+                problems.append(
+                    f"{where}: {name} is recorded by a {RECORDED_NAMES[name]} rule, "
+                    f"evaluated for the {RECORDED_NAMES[name]} job, not the {component} one"
+                )
+    assert not problems, "\n".join(problems)
+
+
+def test_every_recording_rule_is_used_by_a_dashboard_panel():
+    """Each recording rule shows on its component's dashboard: a panel and an alert never compute it twice."""
+    used: dict[str, set[str]] = {}
+    for query in all_queries():
+        for name in recorded_names_in(query.expr):
+            used.setdefault(name, set()).add(query.dashboard)
+    unused = [
+        f"{rule.record}: used by no panel of {rule.component}.json"
+        for rule in RECORDING_RULES
+        if f"{rule.component}.json" not in used.get(rule.record, set())
+    ]
+    assert not unused, "\n".join(unused)
+
+
+def test_recorded_names_are_found_wherever_a_query_names_them():
+    assert recorded_names_in('sum by (node) (calico:felix_int_dataplane_failures:rate1m{job="$job"})') == {
+        "calico:felix_int_dataplane_failures:rate1m"
+    }
+    assert recorded_names_in('max({__name__="calico:ipam_ippool_utilisation:ratio", job="$job"})') == {
+        "calico:ipam_ippool_utilisation:ratio"
+    }
+    assert recorded_names_in('{__name__=~"calico:ipam_.*"}') == {"calico:ipam_"}
+    assert recorded_names_in('x_calico:foo{job="$job"} + felix_calico:bar') == set()
+
+
 # --------------------------------------------------------------------------- real Prometheus
 
 
@@ -235,8 +308,16 @@ def prometheus(tmp_path_factory):
     server = MetricsServer(FixtureMetrics())
     instance = None
     try:
+        rule_files = []
+        for file_name, jobs in RULE_FILES.items():
+            groups = build_rule_groups(jobs, components=list(jobs), include_alerts=False)
+            rule_files.append(write_rule_file(workdir / file_name, groups))
+        check = subprocess.run(
+            [promtool, "check", "rules", *map(str, rule_files)], capture_output=True, text=True, timeout=30
+        )
+        assert check.returncode == 0, f"promtool check rules:\n{check.stdout}{check.stderr}"
         config_file = workdir / "prometheus.yml"
-        config_file.write_text(yaml.safe_dump(scrape_config(TARGETS, server.port), sort_keys=False))
+        config_file.write_text(yaml.safe_dump(scrape_config(TARGETS, server.port, rule_files), sort_keys=False))
         check = subprocess.run(
             [promtool, "check", "config", str(config_file)], capture_output=True, text=True, timeout=30
         )
@@ -245,11 +326,22 @@ def prometheus(tmp_path_factory):
         instance = Prometheus(binary, config_file, workdir / "data", workdir / "prometheus.log")
         instance.wait_ready(deadline)
         instance.wait_for_samples(TARGETS, MIN_SAMPLES, deadline)
+        instance.wait_for_recorded_series(expected_recorded_series(), deadline)
         yield instance
     finally:
         if instance is not None:
             instance.stop()
         server.close()
+
+
+def expected_recorded_series() -> set[tuple[str, str]]:
+    """(record, job) of every series the rule files record."""
+    return {
+        (rule.record, jobs[rule.component])
+        for jobs in RULE_FILES.values()
+        for rule in RECORDING_RULES
+        if rule.component in jobs
+    }
 
 
 def check_query(prometheus: Prometheus, query: Query, job: str, now: float) -> tuple[list[str], int]:
@@ -308,6 +400,40 @@ def test_every_panel_query_returns_data(prometheus, capsys):
     assert not problems, f"{summary}\n" + "\n".join(problems)
 
 
+def selector_text(selector: Selector) -> str:
+    """The selector alone, as PromQL (the dashboards quote label values with double quotes)."""
+    matchers = ", ".join(f'{label}{op}"{value}"' for label, op, value in selector.matchers)
+    return f"{selector.metric or ''}{{{matchers}}}"
+
+
+def filter_problems(prometheus: Prometheus, query: Query, job: str, now: float) -> list[str]:
+    """Labels a selector filters on (node=~"$node", ippool=~"$ippool", ...) that its series do not have.
+
+    With "All" selected such a filter matches the empty value, so a label the series lack
+    (say one a recording rule aggregated away) would go unnoticed until somebody picks a value.
+    """
+    problems = []
+    for selector in selectors(query.expr):
+        labels = [label for label, _op, _value in selector.matchers if label != "__name__"]
+        expr = substitute(selector_text(selector), variable_values(job))
+        for series in prometheus.query(expr, at=now):
+            missing = [label for label in labels if not series["metric"].get(label)]
+            if missing:
+                problems.append(
+                    f"{query}: {selector_text(selector)} filters on {missing}, absent from {series['metric']}"
+                )
+                break
+    return problems
+
+
+def test_series_have_the_labels_panels_filter_on(prometheus):
+    now = time.time()
+    problems = []
+    for query in all_queries():
+        problems += filter_problems(prometheus, query, JOBS[query.dashboard], now)
+    assert not problems, "\n".join(problems)
+
+
 def test_variable_queries_return_values(prometheus):
     problems = []
     for dashboard, name, definition in variable_queries():
@@ -340,7 +466,7 @@ def test_kube_controllers_per_node_panels_name_the_ipam_node(prometheus, job):
 
 
 def test_the_harness_reports_broken_queries(prometheus):
-    """The checks above can fail: a syntax error and a misspelt metric are both caught."""
+    """The checks above can fail: syntax errors, misspelt metrics and recorded series, wrong labels are caught."""
     now = time.time()
     broken = Query(
         "felix.json",
@@ -362,7 +488,27 @@ def test_the_harness_reports_broken_queries(prometheus):
         "felix.json", "legend", "timeseries", "A", 'sum by (node) (felix_active_local_endpoints{job="$job"})', "{{pod}}"
     )
     unscoped = Query("felix.json", "unscoped", "timeseries", "A", "max(felix_cluster_num_hosts)", "")
+    misspelt_record = Query(
+        "felix.json",
+        "misspelt recorded series",
+        "timeseries",
+        "A",
+        'sum by (node) (calico:felix_int_dataplane_failures:rate1m{job="$job", node=~"$node"})',
+        "{{node}}",
+    )
+    label_aggregated_away = Query(
+        "kube-controllers.json",
+        "filter on a label the recording rule drops",
+        "timeseries",
+        "A",
+        'max by (ippool) (calico:ipam_ippool_utilisation:ratio{job="$job", pod=~".*"})',
+        "{{ippool}}",
+    )
     assert "parse error" in "\n".join(check_query(prometheus, broken, JOBS["felix.json"], now)[0])
     assert "no data" in "\n".join(check_query(prometheus, misspelt, JOBS["felix.json"], now)[0])
     assert "absent from" in "\n".join(check_query(prometheus, wrong_legend, JOBS["felix.json"], now)[0])
     assert "does not exist" in "\n".join(check_query(prometheus, unscoped, JOBS["felix.json"], now)[0])
+    assert "no data" in "\n".join(check_query(prometheus, misspelt_record, JOBS["felix.json"], now)[0])
+    job = JOBS["kube-controllers.json"]
+    assert check_query(prometheus, label_aggregated_away, job, now)[0] == []
+    assert "filters on ['pod']" in "\n".join(filter_problems(prometheus, label_aggregated_away, job, now))
