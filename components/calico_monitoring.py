@@ -73,7 +73,7 @@ class CalicoMonitoring(pulumi.ComponentResource):
             FelixMetricsArgs(target=target, felix=settings.felix),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        if settings.felix.scrape == "pod":
+        if settings.declares_ports:
             self.metrics_port = CalicoNodeMetricsPort(
                 f"{name}-calico-node-port",
                 CalicoNodeMetricsPortArgs(calico_node=settings.calico_node, metrics_port=settings.felix.metrics_port),

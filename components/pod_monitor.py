@@ -13,27 +13,22 @@ from components.settings import CalicoNodeSettings, PodMonitorSettings
 
 
 def custom_resource(
-    name: str, manifest: dict[str, Any], parent: pulumi.Resource, depends_on: list[pulumi.Resource] | None = None
-) -> k8s.apiextensions.CustomResource:
-    return k8s.apiextensions.CustomResource(
+    name: str,
+    manifest: dict[str, Any],
+    parent: pulumi.Resource,
+    depends_on: list[pulumi.Resource] | None = None,
+    *,
+    patch: bool = False,
+) -> pulumi.CustomResource:
+    """A custom resource from its manifest; with ``patch``, a server-side-apply patch of one we do not own."""
+    resource_class = k8s.apiextensions.CustomResourcePatch if patch else k8s.apiextensions.CustomResource
+    return resource_class(
         name,
         api_version=manifest["apiVersion"],
         kind=manifest["kind"],
         metadata=manifest["metadata"],
         spec=manifest["spec"],
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []),
-    )
-
-
-def custom_resource_patch(name: str, manifest: dict[str, Any], parent: pulumi.Resource):
-    """A server-side-apply patch of a custom resource this program does not own."""
-    return k8s.apiextensions.CustomResourcePatch(
-        name,
-        api_version=manifest["apiVersion"],
-        kind=manifest["kind"],
-        metadata=manifest["metadata"],
-        spec=manifest["spec"],
-        opts=pulumi.ResourceOptions(parent=parent),
     )
 
 

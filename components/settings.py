@@ -181,6 +181,11 @@ class Settings:
     dashboards: DashboardSettings = field(default_factory=DashboardSettings)
     render_yaml_to: str | None = None
 
+    @property
+    def declares_ports(self) -> bool:
+        """Whether metrics ports are declared on Calico's workloads (manifest install, pod scrape)."""
+        return self.install == "manifest" and self.felix.scrape == "pod"
+
     def monitor_job(self, monitor_name: str) -> str:
         """The `job` label of a monitor's targets: prometheus-operator's <namespace>/<name>."""
         return f"{self.pod_monitor.namespace}/{monitor_name}"

@@ -19,23 +19,35 @@ from components.manifests import (
     service_monitor,
     typha_patch,
 )
-from components.pod_monitor import MetricsServiceMonitor, custom_resource, custom_resource_patch
-from components.settings import PodMonitorSettings, Settings, WorkloadSettings
+from components.pod_monitor import MetricsServiceMonitor, custom_resource
+from components.settings import Settings, WorkloadSettings
 
 
-def service_scrape(
+def scrape_workload(
     name: str,
+    settings: Settings,
     workload: WorkloadSettings,
-    monitors: PodMonitorSettings,
     *,
-    own_service: bool,
-    operator_service: dict[str, Any] | None,
+    operator_service: dict[str, Any],
     node_label: bool,
     parent: pulumi.Resource,
     depends_on: list[pulumi.Resource],
-) -> MetricsServiceMonitor:
-    """ServiceMonitor on the operator's metrics Service, or on a headless Service of ours."""
-    if own_service:
+) -> pulumi.Resource:
+    """The monitor of a Deployment: a PodMonitor on its declared port (manifest install, pod
+    scrape), a ServiceMonitor on a headless Service of ours (manifest install, service
+    scrape), or a ServiceMonitor on the operator's own metrics Service."""
+    monitors = settings.pod_monitor
+    if settings.declares_ports:
+        manifest = pod_monitor(
+            workload.monitor_name,
+            monitors,
+            selector=app_selector(workload.deployment),
+            namespace=workload.namespace,
+            port_name=workload.port_name,
+            node_label=node_label,
+        )
+        return custom_resource(f"{name}-podmonitor", manifest, parent, depends_on)
+    if settings.install == "manifest":
         service = metrics_service(
             f"calico-monitoring-{workload.monitor_name}",
             workload.namespace,
@@ -55,7 +67,7 @@ def service_scrape(
         node_label=node_label,
     )
     return MetricsServiceMonitor(
-        name, monitor, service, opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on)
+        f"{name}-monitor", monitor, service, opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on)
     )
 
 
@@ -70,44 +82,22 @@ class TyphaMetrics(pulumi.ComponentResource):
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("calico-monitoring:index:TyphaMetrics", name, None, opts)
-        typha, monitors = settings.typha, settings.pod_monitor
+        typha = settings.typha
         if settings.install == "operator":
             manifest = installation_typha_patch(typha.metrics_port)
-            self.enable = custom_resource_patch(f"{name}-installation-patch", manifest, self)
-            self.monitor = service_scrape(
-                f"{name}-monitor",
-                typha,
-                monitors,
-                own_service=False,
-                operator_service=OPERATOR_TYPHA_SERVICE,
-                node_label=True,
-                parent=self,
-                depends_on=[self.enable],
-            )
+            self.enable = custom_resource(f"{name}-installation-patch", manifest, self, patch=True)
         else:
-            by_pod = settings.felix.scrape == "pod"
-            self.enable = deployment_patch(f"{name}-deployment-patch", typha_patch(typha, declare_port=by_pod), self)
-            if by_pod:
-                manifest = pod_monitor(
-                    typha.monitor_name,
-                    monitors,
-                    selector=app_selector(typha.deployment),
-                    namespace=typha.namespace,
-                    port_name=typha.port_name,
-                    node_label=True,
-                )
-                self.monitor = custom_resource(f"{name}-podmonitor", manifest, self, [self.enable])
-            else:
-                self.monitor = service_scrape(
-                    f"{name}-monitor",
-                    typha,
-                    monitors,
-                    own_service=True,
-                    operator_service=None,
-                    node_label=True,
-                    parent=self,
-                    depends_on=[self.enable],
-                )
+            manifest = typha_patch(typha, declare_port=settings.declares_ports)
+            self.enable = deployment_patch(f"{name}-deployment-patch", manifest, self)
+        self.monitor = scrape_workload(
+            name,
+            settings,
+            typha,
+            operator_service=OPERATOR_TYPHA_SERVICE,
+            node_label=True,
+            parent=self,
+            depends_on=[self.enable],
+        )
         self.register_outputs({"job": settings.monitor_job(typha.monitor_name)})
 
 
@@ -126,33 +116,22 @@ class KubeControllersMetrics(pulumi.ComponentResource):
         self, name: str, settings: Settings, target: CalicoctlTarget, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("calico-monitoring:index:KubeControllersMetrics", name, None, opts)
-        workload, monitors = settings.kube_controllers, settings.pod_monitor
+        workload = settings.kube_controllers
         patch = {"spec": {"prometheusMetricsPort": workload.metrics_port}}
         self.command = calicoctl_patch_command(
             f"{name}-calicoctl-patch", "kubeControllersConfiguration", patch, target, self
         )
         self.applied = applied_settings(self.command)
-        if settings.install == "manifest" and settings.felix.scrape == "pod":
-            port = deployment_patch(f"{name}-deployment-patch", kube_controllers_port_patch(workload), self)
-            port_ready = [self.command, port]
-            manifest = pod_monitor(
-                workload.monitor_name,
-                monitors,
-                selector=app_selector(workload.deployment),
-                namespace=workload.namespace,
-                port_name=workload.port_name,
-                node_label=False,  # ipam_* series carry their own `node` label
-            )
-            self.monitor = custom_resource(f"{name}-podmonitor", manifest, self, port_ready)
-        else:
-            self.monitor = service_scrape(
-                f"{name}-monitor",
-                workload,
-                monitors,
-                own_service=settings.install == "manifest",
-                operator_service=OPERATOR_KUBE_CONTROLLERS_SERVICE,
-                node_label=False,
-                parent=self,
-                depends_on=[self.command],
-            )
+        ready: list[pulumi.Resource] = [self.command]
+        if settings.declares_ports:
+            ready.append(deployment_patch(f"{name}-deployment-patch", kube_controllers_port_patch(workload), self))
+        self.monitor = scrape_workload(
+            name,
+            settings,
+            workload,
+            operator_service=OPERATOR_KUBE_CONTROLLERS_SERVICE,
+            node_label=False,  # ipam_* series carry their own `node` label
+            parent=self,
+            depends_on=ready,
+        )
         self.register_outputs({"applied": self.applied, "job": settings.monitor_job(workload.monitor_name)})
