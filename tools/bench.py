@@ -4,7 +4,7 @@
 
 For each example stack, in one process: the real program on the mock engine, and a
 bare program that imports the same packages and registers the same resources with
-the same inputs directly. Prints the median times and their ratio (target: at most
+the same SDK classes, inputs and options, written out flat. Prints the median times and their ratio (target: at most
 1.2x). A benchmark to read, not a test that fails.
 """
 
@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 import statistics
 import sys
 import time
+from typing import Any
 
 import pulumi
-import pulumi_command  # noqa: F401  (the bare program pays the same imports)
-import pulumi_kubernetes  # noqa: F401
+import pulumi_kubernetes as k8s
+from pulumi_command import local
 
 from tools.mock_engine import Registration, evaluate, load_stack_file
 from tools.render import all_stacks
@@ -26,19 +28,65 @@ from tools.render import all_stacks
 TARGET = 1.2
 
 
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _provider_value(value: Any) -> Any:
+    return {"true": True, "false": False}.get(value, value) if isinstance(value, str) else value
+
+
+def _kubernetes_resource(registration: Registration, opts: pulumi.ResourceOptions) -> pulumi.Resource:
+    inputs = registration.plain_inputs
+    kind = registration.type.split(":")[-1]
+    if kind in ("DaemonSetPatch", "DeploymentPatch"):
+        cls = k8s.apps.v1.DaemonSetPatch if kind == "DaemonSetPatch" else k8s.apps.v1.DeploymentPatch
+        return cls(registration.name, metadata=inputs["metadata"], spec=inputs["spec"], opts=opts)
+    if kind == "ConfigMap":
+        return k8s.core.v1.ConfigMap(registration.name, metadata=inputs["metadata"], data=inputs["data"], opts=opts)
+    if kind == "Service":
+        return k8s.core.v1.Service(registration.name, metadata=inputs["metadata"], spec=inputs["spec"], opts=opts)
+    cls = k8s.apiextensions.CustomResourcePatch if kind.endswith("Patch") else k8s.apiextensions.CustomResource
+    return cls(
+        registration.name,
+        api_version=inputs["apiVersion"],
+        kind=inputs["kind"],
+        metadata=inputs["metadata"],
+        spec=inputs["spec"],
+        opts=opts,
+    )
+
+
 def bare_program(registrations: list[Registration]):
-    """Registers the recorded resources as raw resources: no config parsing, no builders."""
-    ordered = sorted(registrations, key=lambda r: r.urn.count("$"))
+    """The same resources, written out: the same SDK classes, inputs, options and component
+    tree, with none of the program's own work (settings, builders, dashboards, outputs)."""
+    ordered = sorted(registrations, key=lambda r: (r.urn.count("$"), r.type != "pulumi:providers:kubernetes"))
 
     def program() -> None:
         by_urn: dict[str, pulumi.Resource] = {}
+        provider = None
         for registration in ordered:
-            parent = by_urn.get(registration.parent)
-            opts = pulumi.ResourceOptions(parent=parent)
-            if registration.custom:
-                resource = pulumi.CustomResource(registration.type, registration.name, registration.plain_inputs, opts)
+            parent = pulumi.ResourceOptions(parent=by_urn.get(registration.parent))
+            if not registration.custom:
+                resource = pulumi.ComponentResource(registration.type, registration.name, None, parent)
+            elif registration.type == "pulumi:providers:kubernetes":
+                args = {_snake(k): _provider_value(v) for k, v in registration.plain_inputs.items()}
+                resource = provider = k8s.Provider(registration.name, **args, opts=parent)
+            elif registration.type == "command:local:Command":
+                inputs = registration.plain_inputs
+                opts = pulumi.ResourceOptions.merge(
+                    parent, pulumi.ResourceOptions(replace_on_changes=["*"], delete_before_replace=True)
+                )
+                resource = local.Command(
+                    registration.name,
+                    create=inputs["create"],
+                    delete=inputs["delete"],
+                    environment=inputs.get("environment"),
+                    opts=opts,
+                )
             else:
-                resource = pulumi.ComponentResource(registration.type, registration.name, None, opts)
+                opts = pulumi.ResourceOptions.merge(parent, pulumi.ResourceOptions(provider=provider))
+                resource = _kubernetes_resource(registration, opts)
             by_urn[registration.urn] = resource
 
     return program
