@@ -32,9 +32,11 @@ as these are Prometheus dashboards it is taken to be Prometheus.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -303,18 +305,19 @@ def _copy(dashboard: dict) -> dict:
         raise DashboardError(f"{_describe(dashboard)}: is not plain JSON: {err}") from None
 
 
-def rewrite_datasources(dashboard: dict, datasource_uid: str) -> dict:
+def rewrite_datasources(dashboard: dict, datasource_uid: str, *, copy: bool = True) -> dict:
     """Return a copy of ``dashboard`` whose Prometheus queries all use ``${datasource}``.
 
     The ``datasource`` template variable (type ``datasource``, query
     ``prometheus``) is added when missing, and its current value is set to
-    ``datasource_uid``. The argument is not modified.
+    ``datasource_uid``. The argument is not modified unless ``copy`` is false
+    (for a dashboard the caller has just loaded and owns).
     """
     if not isinstance(dashboard, dict):
         raise DashboardError(f"dashboard: expected a JSON object, got {type(dashboard).__name__}")
     if not isinstance(datasource_uid, str) or not datasource_uid.strip():
         raise DashboardError(f"{_describe(dashboard)}: the data source uid must be a non-empty string")
-    result = _copy(dashboard)
+    result = _copy(dashboard) if copy else dashboard
     refs = _References(result)
     _replace_explicit_refs(result, refs)
     _fill_default_refs(result)
@@ -323,13 +326,13 @@ def rewrite_datasources(dashboard: dict, datasource_uid: str) -> dict:
     return result
 
 
-def set_job(dashboard: dict, job: str) -> dict:
-    """Return a copy of ``dashboard`` whose ``job`` constant variable is ``job``."""
+def set_job(dashboard: dict, job: str, *, copy: bool = True) -> dict:
+    """Return a copy of ``dashboard`` whose ``job`` constant variable is ``job`` (in place if not ``copy``)."""
     if not isinstance(dashboard, dict):
         raise DashboardError(f"dashboard: expected a JSON object, got {type(dashboard).__name__}")
     if not isinstance(job, str) or not job.strip():
         raise DashboardError(f"{_describe(dashboard)}: the job must be a non-empty string, got {job!r}")
-    result = _copy(dashboard)
+    result = _copy(dashboard) if copy else dashboard
     variable = next((v for v in _template_variables(result) if v.get("name") == JOB_VARIABLE), None)
     if variable is None:
         raise DashboardError(f"{_describe(dashboard)}: has no {JOB_VARIABLE!r} template variable to set")
@@ -452,12 +455,60 @@ def shipped_dashboards() -> dict[str, dict]:
 
 
 def canonical_json(dashboard: dict) -> str:
-    """Deterministic text for a dashboard: sorted keys, 2-space indent, UTF-8 kept, final newline."""
+    """Deterministic text for a dashboard: sorted keys, 2-space indent, UTF-8 kept, final newline.
+
+    The same text as ``json.dumps(sort_keys=True, indent=2, ensure_ascii=False)``, written
+    directly: the standard library falls back to its slow pure-Python encoder whenever
+    ``indent`` is set, and this runs on every evaluation of the program.
+    """
+    parts: list[str] = []
     try:
-        text = json.dumps(dashboard, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+        _write_indented(dashboard, "", parts.append)
     except (TypeError, ValueError) as err:
         raise DashboardError(f"{_describe(dashboard)}: cannot be written as JSON: {err}") from None
-    return text + "\n"
+    parts.append("\n")
+    return "".join(parts)
+
+
+def _write_indented(value: Any, indent: str, write: Callable[[str], Any]) -> None:
+    if isinstance(value, str):
+        write(encode_basestring(value))
+    elif value is None or isinstance(value, bool):
+        write("null" if value is None else "true" if value else "false")
+    elif isinstance(value, int):
+        write(int.__repr__(value))
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"out of range float value: {value!r}")
+        write(float.__repr__(value))
+    elif isinstance(value, dict):
+        if not value:
+            write("{}")
+            return
+        inner = indent + "  "
+        separator = "{\n" + inner
+        for key in sorted(value):
+            if not isinstance(key, str):
+                raise TypeError(f"keys must be strings, got {key!r}")
+            write(separator)
+            write(encode_basestring(key))
+            write(": ")
+            _write_indented(value[key], inner, write)
+            separator = ",\n" + inner
+        write("\n" + indent + "}")
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            write("[]")
+            return
+        inner = indent + "  "
+        separator = "[\n" + inner
+        for item in value:
+            write(separator)
+            _write_indented(item, inner, write)
+            separator = ",\n" + inner
+        write("\n" + indent + "]")
+    else:
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _first_fit_decreasing(order: list[str], sizes: Mapping[str, int], limit: int) -> list[list[str]]:

@@ -32,17 +32,19 @@ SHIPPED = {"felix": "felix.json", "typha": "typha.json", "kube-controllers": "ku
 
 def dashboard_files(settings: DashboardSettings, jobs: dict[str, str]) -> dict[str, str]:
     """ConfigMap key -> canonical dashboard JSON; raises DashboardError naming a bad import."""
+    # Every dashboard here was just read from disk and is ours to change in place.
     shipped = shipped_dashboards()
     files: dict[str, str] = {}
     for component, job in jobs.items():
         key = SHIPPED[component]
-        files[key] = canonical_json(rewrite_datasources(set_job(shipped[key], job), settings.datasource))
+        dashboard = set_job(shipped[key], job, copy=False)
+        files[key] = canonical_json(rewrite_datasources(dashboard, settings.datasource, copy=False))
     for path in settings.imports:
         location = Path(path) if Path(path).is_absolute() else PROJECT_DIR / path
         for key, dashboard in sorted(load_dashboard_sources(str(location)).items()):
             if key in files:
                 raise DashboardError(f"{path}: dashboard key {key!r} is already used by another dashboard")
-            files[key] = canonical_json(rewrite_datasources(dashboard, settings.datasource))
+            files[key] = canonical_json(rewrite_datasources(dashboard, settings.datasource, copy=False))
     return files
 
 

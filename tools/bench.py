@@ -60,7 +60,14 @@ def _kubernetes_resource(registration: Registration, opts: pulumi.ResourceOption
 def bare_program(registrations: list[Registration]):
     """The same resources, written out: the same SDK classes, inputs, options and component
     tree, with none of the program's own work (settings, builders, dashboards, outputs)."""
-    ordered = sorted(registrations, key=lambda r: (r.urn.count("$"), r.type != "pulumi:providers:kubernetes"))
+    by_urn_registration = {r.urn: r for r in registrations}
+
+    def depth(registration: Registration) -> int:
+        parent = by_urn_registration.get(registration.parent)
+        return 0 if parent is None else depth(parent) + 1
+
+    # Parents before children; at each depth the provider first, as the Kubernetes resources need it.
+    ordered = sorted(registrations, key=lambda r: (depth(r), r.type != "pulumi:providers:kubernetes"))
 
     def program() -> None:
         by_urn: dict[str, pulumi.Resource] = {}

@@ -491,3 +491,40 @@ def test_shipped_dashboard_layout(name):
 def test_shipped_dashboard_files_are_canonical(name):
     text = (DASHBOARDS_DIR / name).read_text(encoding="utf-8")
     assert text == canonical_json(json.loads(text)), "store dashboards as canonical_json() writes them"
+
+
+CANONICAL_CASES = [
+    {"b": 1, "a": [1, 2.5, -0.0, 1e300, True, False, None, "x"], "c": {}, "d": [], "e": [{}, [], [[]]]},
+    {"ünïcode": 'snowman ☃ \u2028 tab\t quote" backslash\\ nul\u0000 emoji 😀', "n": {"deep": {"er": [{"z": 0}]}}},
+    {"big": 12345678901234567890, "neg": -3, "f": 0.1 + 0.2},
+]
+
+
+@pytest.mark.parametrize("document", CANONICAL_CASES)
+def test_canonical_json_is_exactly_the_standard_library_indented_form(document):
+    expected = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    assert canonical_json(document) == expected
+
+
+def test_canonical_json_of_every_shipped_and_fixture_dashboard_matches_the_standard_library():
+    documents = list(shipped_dashboards().values())
+    for path in sorted(FIXTURES.glob("*.json")):
+        documents.append(json.loads(path.read_text()))
+    for document in documents:
+        assert canonical_json(document) == json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), {1: "non-string key"}, object()])
+def test_canonical_json_rejects_every_value_json_cannot_hold(bad):
+    with pytest.raises(DashboardError, match="cannot be written as JSON"):
+        canonical_json({"title": "t", "panels": [], "x": bad})
+
+
+def test_copy_false_changes_the_given_dashboard_and_gives_the_same_result():
+    original = shipped_dashboards()["felix.json"]
+    expected = rewrite_datasources(set_job(original, "a/b"), "uid-1")
+    assert original == shipped_dashboards()["felix.json"]  # the default leaves the argument alone
+    in_place = set_job(original, "a/b", copy=False)
+    assert in_place is original
+    assert rewrite_datasources(in_place, "uid-1", copy=False) is original
+    assert original == expected

@@ -1,0 +1,91 @@
+"""The project files users touch: Pulumi.yaml declares the whole config contract, and
+bin/pulumi-up runs `pulumi up` with a local state backend when nobody is logged in."""
+
+import os
+import subprocess
+
+import yaml
+
+from components import settings
+from tools.bench import bare_program
+from tools.mock_engine import ROOT, Evaluation, evaluate, load_stack_file
+
+
+def test_pulumi_yaml_declares_every_setting_with_a_description():
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == "calico-monitoring"
+    declared = project["config"]
+    accepted = {f"calico-monitoring:{key}" for key in (*settings._OBJECT_KEYS, *settings._STRING_KEYS)}
+    assert set(declared) == accepted
+    for key, declaration in declared.items():
+        assert declaration.get("description"), key
+    # Only the datastore is required: every other key has a default, so stacks may leave it out.
+    assert [key for key, d in declared.items() if "default" not in d] == ["calico-monitoring:datastore"]
+    defaults = {key: d["default"] for key, d in declared.items() if "default" in d}
+    stack = load_stack_file("example-kdd").values
+    assert settings.parse_settings({**{k: v if isinstance(v, str) else "{}" for k, v in defaults.items()}, **stack})
+
+
+FAKE_PULUMI = """#!/bin/sh
+printf '%s|%s\\n' "$*" "${PULUMI_BACKEND_URL:-}" >> "$FAKE_LOG"
+[ "$1" = whoami ] && [ -z "${FAKE_LOGGED_IN:-}" ] && { echo 'error: not logged in' >&2; exit 255; }
+exit 0
+"""
+
+
+def run_pulumi_up(tmp_path, **env):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "pulumi").write_text(FAKE_PULUMI)
+    (bin_dir / "pulumi").chmod(0o755)
+    log = tmp_path / "calls.log"
+    environment = {"PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE_LOG": str(log), "HOME": str(tmp_path), **env}
+    result = subprocess.run(
+        [str(ROOT / "bin" / "pulumi-up"), "prod-eu-1", "--yes"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result, log.read_text().splitlines()
+
+
+def test_pulumi_up_uses_a_local_backend_when_not_logged_in(tmp_path):
+    result, calls = run_pulumi_up(tmp_path)
+    assert result.returncode == 0, result.stderr
+    backend = f"file://{ROOT}/.pulumi-state"
+    assert calls == [
+        "whoami --non-interactive|",
+        f"stack select --create prod-eu-1 --non-interactive|{backend}",
+        f"up --stack prod-eu-1 --yes|{backend}",
+    ]
+    assert "keeping state in" in result.stderr
+
+
+def test_pulumi_up_keeps_an_existing_login_or_backend(tmp_path):
+    _, calls = run_pulumi_up(tmp_path, FAKE_LOGGED_IN="1")
+    assert calls[-1] == "up --stack prod-eu-1 --yes|"
+    _, calls = run_pulumi_up(tmp_path, PULUMI_BACKEND_URL="s3://state-bucket")
+    assert calls[-1] == "up --stack prod-eu-1 --yes|s3://state-bucket"
+
+
+def test_pulumi_up_without_the_cli_says_so(tmp_path):
+    result = subprocess.run(
+        [str(ROOT / "bin" / "pulumi-up"), "prod"],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if os.path.exists("/usr/bin/pulumi"):  # a machine with the real CLI installed system-wide
+        return
+    assert result.returncode == 127 and "Pulumi CLI is not installed" in result.stderr
+
+
+def test_the_benchmark_baseline_registers_the_same_resources():
+    config = load_stack_file("example-operator")
+    program = evaluate(config.values, config.secret_keys)
+    bare = evaluate(config.values, config.secret_keys, program=bare_program(program.registrations), into=Evaluation())
+    assert sorted((r.type, r.name, r.parent) for r in bare.registrations) == sorted(
+        (r.type, r.name, r.parent) for r in program.registrations
+    )
