@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.settings import CalicoctlSettings, EtcdDatastore, KubernetesDatastore, Secret
+from components.settings import CalicoctlSettings, EtcdDatastore, FelixSettings, KubernetesDatastore, Secret
 
 HELPER_SOURCE = (Path(__file__).parent / "calicoctl_helper.py").read_text(encoding="utf-8")
 _HEREDOC_END = "CALICO_MONITORING_HELPER_END"
@@ -153,16 +153,13 @@ fi
     return PatchScripts(create=create, delete=delete)
 
 
-def felix_patch(settings_felix) -> dict[str, Any]:
-    """The FelixConfiguration spec fields this program sets."""
-    spec: dict[str, Any] = {
-        "prometheusMetricsEnabled": True,
-        "prometheusMetricsPort": settings_felix.metrics_port,
+def felix_patch(felix: FelixSettings) -> dict[str, Any]:
+    """The FelixConfiguration spec fields this program sets; unset options are left alone."""
+    spec: dict[str, Any] = {"prometheusMetricsEnabled": True, "prometheusMetricsPort": felix.metrics_port}
+    optional = {
+        "prometheusMetricsHost": felix.metrics_host,
+        "prometheusGoMetricsEnabled": felix.go_metrics,
+        "prometheusProcessMetricsEnabled": felix.process_metrics,
     }
-    if settings_felix.metrics_host is not None:
-        spec["prometheusMetricsHost"] = settings_felix.metrics_host
-    if settings_felix.go_metrics is not None:
-        spec["prometheusGoMetricsEnabled"] = settings_felix.go_metrics
-    if settings_felix.process_metrics is not None:
-        spec["prometheusProcessMetricsEnabled"] = settings_felix.process_metrics
+    spec |= {field: value for field, value in optional.items() if value is not None}
     return {"spec": spec}
