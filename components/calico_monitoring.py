@@ -10,7 +10,7 @@ from components.calico_node_port import CalicoNodeMetricsPort, CalicoNodeMetrics
 from components.dashboard_json import DashboardError
 from components.dashboards import CalicoDashboards, dashboard_configmaps, dashboard_files
 from components.felix_metrics import CalicoctlTarget, FelixMetrics, FelixMetricsArgs
-from components.manifests import felix_metrics_service, felix_service_monitor
+from components.manifests import felix_service_scrape
 from components.pod_monitor import FelixPodMonitor, FelixPodMonitorArgs, MetricsServiceMonitor
 from components.settings import KubernetesProviderSettings, Settings
 from components.workloads import KubeControllersMetrics, TyphaMetrics
@@ -85,11 +85,11 @@ class CalicoMonitoring(pulumi.ComponentResource):
                 opts=after(self.metrics_port),
             )
         else:
+            service, monitor = felix_service_scrape(
+                settings.pod_monitor, settings.calico_node, settings.felix.metrics_port
+            )
             self.felix_monitor = MetricsServiceMonitor(
-                f"{name}-felix-monitor",
-                felix_service_monitor(settings.pod_monitor, settings.calico_node),
-                felix_metrics_service(settings.calico_node, settings.felix.metrics_port),
-                opts=after(self.felix),
+                f"{name}-felix-monitor", monitor, service, opts=after(self.felix)
             )
         if settings.typha.enabled:
             self.typha = TyphaMetrics(f"{name}-typha", settings, opts=kubernetes)

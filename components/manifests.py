@@ -151,24 +151,17 @@ def felix_pod_monitor(settings: PodMonitorSettings, calico_node: CalicoNodeSetti
     )
 
 
-def felix_metrics_service(calico_node: CalicoNodeSettings, metrics_port: int) -> dict[str, Any]:
-    return metrics_service(
-        "calico-monitoring-felix",
-        calico_node.namespace,
-        pod_selector=app_selector("calico-node"),
-        port=metrics_port,
-        port_name=calico_node.port_name,
-    )
-
-
-def felix_service_monitor(settings: PodMonitorSettings, calico_node: CalicoNodeSettings) -> dict[str, Any]:
+def felix_service_scrape(
+    settings: PodMonitorSettings, calico_node: CalicoNodeSettings, metrics_port: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Felix scraped through our headless Service: nothing on calico-node changes."""
-    service = felix_metrics_service(calico_node, 0)
-    return service_monitor(
+    return service_scrape(
+        "calico-monitoring-felix",
         settings.name,
         settings,
-        selector=dict(service["metadata"]["labels"]),
         namespace=calico_node.namespace,
+        pod_selector=app_selector("calico-node"),
+        port=metrics_port,
         port_name=calico_node.port_name,
         node_label=True,
     )
@@ -220,6 +213,30 @@ def metrics_service(
             "ports": [{"name": port_name, "port": port, "targetPort": port, "protocol": "TCP"}],
         },
     }
+
+
+def service_scrape(
+    service_name: str,
+    monitor_name: str,
+    settings: PodMonitorSettings,
+    *,
+    namespace: str,
+    pod_selector: dict[str, str],
+    port: int,
+    port_name: str,
+    node_label: bool,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A headless Service of ours in front of pods, and the ServiceMonitor that selects it."""
+    service = metrics_service(service_name, namespace, pod_selector=pod_selector, port=port, port_name=port_name)
+    monitor = service_monitor(
+        monitor_name,
+        settings,
+        selector=dict(service["metadata"]["labels"]),
+        namespace=namespace,
+        port_name=port_name,
+        node_label=node_label,
+    )
+    return service, monitor
 
 
 def prometheus_rule(

@@ -14,9 +14,9 @@ from components.manifests import (
     app_selector,
     installation_typha_patch,
     kube_controllers_port_patch,
-    metrics_service,
     pod_monitor,
     service_monitor,
+    service_scrape,
     typha_patch,
 )
 from components.pod_monitor import MetricsServiceMonitor, custom_resource
@@ -48,24 +48,26 @@ def scrape_workload(
         )
         return custom_resource(f"{name}-podmonitor", manifest, parent, depends_on)
     if settings.install == "manifest":
-        service = metrics_service(
+        service, monitor = service_scrape(
             f"calico-monitoring-{workload.monitor_name}",
-            workload.namespace,
+            workload.monitor_name,
+            monitors,
+            namespace=workload.namespace,
             pod_selector=app_selector(workload.deployment),
             port=workload.metrics_port,
             port_name=workload.port_name,
+            node_label=node_label,
         )
-        selector, port_name = dict(service["metadata"]["labels"]), workload.port_name
     else:
-        service, selector, port_name = None, operator_service["selector"], operator_service["port"]
-    monitor = service_monitor(
-        workload.monitor_name,
-        monitors,
-        selector=selector,
-        namespace=workload.namespace,
-        port_name=port_name,
-        node_label=node_label,
-    )
+        service = None
+        monitor = service_monitor(
+            workload.monitor_name,
+            monitors,
+            selector=operator_service["selector"],
+            namespace=workload.namespace,
+            port_name=operator_service["port"],
+            node_label=node_label,
+        )
     return MetricsServiceMonitor(
         f"{name}-monitor", monitor, service, opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on)
     )
