@@ -214,6 +214,7 @@ _HOST_LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_HOST_LABEL}(\.{_HOST_LABEL})*$")
 
 DURATION_HINT = "a Prometheus duration such as 15s, 1m or 1m30s"
+_PORT_NAME_HINT = "a port name: at most 15 lowercase letters, digits and single hyphens, with a letter"
 
 
 def duration_ms(text: str) -> int | None:
@@ -308,6 +309,9 @@ class _Section:
             self.problem(name, value, "a port number from 1 to 65535")
             return default
         return value
+
+    def namespace(self, default: str) -> str:
+        return self.string("namespace", default, is_dns1123_label, "a Kubernetes namespace name")
 
     def secret_string(self, name: str) -> Secret | None:
         self.used.add(name)
@@ -643,14 +647,14 @@ def _parse_felix(s: _Section, operator: bool) -> FelixSettings:
 def _parse_calico_node(s: _Section, namespace: str) -> CalicoNodeSettings:
     d = CalicoNodeSettings(namespace=namespace)
     result = CalicoNodeSettings(
-        namespace=s.string("namespace", d.namespace, is_dns1123_label, "a Kubernetes namespace name"),
+        namespace=s.namespace(d.namespace),
         daemon_set=s.string("daemonSet", d.daemon_set, is_dns1123_subdomain, "a Kubernetes DaemonSet name"),
         container=s.string("container", d.container, is_dns1123_label, "a Kubernetes container name"),
         port_name=s.string(
             "portName",
             d.port_name,
             is_port_name,
-            "a port name: at most 15 lowercase letters, digits and single hyphens, with a letter",
+            _PORT_NAME_HINT,
         ),
     )
     s.reject_unknown()
@@ -667,7 +671,7 @@ def _parse_pod_monitor(s: _Section) -> PodMonitorSettings:
     labels = _parse_labels(s, "labels")
     result = PodMonitorSettings(
         name=s.string("name", d.name, is_dns1123_subdomain, "a Kubernetes object name (lowercase, digits, '-', '.')"),
-        namespace=s.string("namespace", d.namespace, is_dns1123_label, "a Kubernetes namespace name"),
+        namespace=s.namespace(d.namespace),
         interval=interval,
         scrape_timeout=timeout,
         path=s.string("path", d.path, lambda v: v.startswith("/") and " " not in v, "an HTTP path starting with /"),
@@ -677,14 +681,11 @@ def _parse_pod_monitor(s: _Section) -> PodMonitorSettings:
     return result
 
 
-_PORT_NAME_HINT = "a port name: at most 15 lowercase letters, digits and single hyphens, with a letter"
-
-
 def _parse_workload(s: _Section, d: WorkloadSettings) -> WorkloadSettings:
     result = WorkloadSettings(
         enabled=s.boolean("enabled", d.enabled),
         metrics_port=s.port("metricsPort", d.metrics_port),
-        namespace=s.string("namespace", d.namespace, is_dns1123_label, "a Kubernetes namespace name"),
+        namespace=s.namespace(d.namespace),
         deployment=s.string("deployment", d.deployment, is_dns1123_subdomain, "a Kubernetes Deployment name"),
         container=s.string("container", d.container, is_dns1123_label, "a Kubernetes container name"),
         port_name=s.string("portName", d.port_name, is_port_name, _PORT_NAME_HINT),
@@ -707,7 +708,7 @@ def _parse_alerts(s: _Section, pod_monitor: PodMonitorSettings) -> AlertSettings
     result = AlertSettings(
         enabled=s.boolean("enabled", True),
         name=s.string("name", "calico", is_dns1123_subdomain, "a Kubernetes object name"),
-        namespace=s.string("namespace", pod_monitor.namespace, is_dns1123_label, "a Kubernetes namespace name"),
+        namespace=s.namespace(pod_monitor.namespace),
         labels=labels,
         runbook_base_url=s.string(
             "runbookBaseUrl",
@@ -730,7 +731,7 @@ def _parse_dashboards(s: _Section) -> DashboardSettings:
         imports = []
     result = DashboardSettings(
         enabled=s.boolean("enabled", d.enabled),
-        namespace=s.string("namespace", d.namespace, is_dns1123_label, "a Kubernetes namespace name"),
+        namespace=s.namespace(d.namespace),
         datasource=s.string(
             "datasource",
             d.datasource,
