@@ -45,15 +45,20 @@ def decode(value: Any) -> Any:
     return value
 
 
+def replace_secrets(value: Any, replacement: Callable[[SecretInput], Any]) -> Any:
+    """The same value with every SecretInput replaced by ``replacement(secret)``."""
+    if isinstance(value, SecretInput):
+        return replacement(value)
+    if isinstance(value, dict):
+        return {k: replace_secrets(v, replacement) for k, v in value.items()}
+    if isinstance(value, list):
+        return [replace_secrets(v, replacement) for v in value]
+    return value
+
+
 def reveal(value: Any) -> Any:
     """The same value with every SecretInput unwrapped."""
-    if isinstance(value, SecretInput):
-        return reveal(value.value)
-    if isinstance(value, dict):
-        return {k: reveal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [reveal(v) for v in value]
-    return value
+    return replace_secrets(value, lambda secret: reveal(secret.value))
 
 
 @dataclass

@@ -21,20 +21,14 @@ from typing import Any
 import yaml
 from pulumi import RunError
 
-from tools.mock_engine import ROOT, Evaluation, Registration, SecretInput, evaluate, load_stack_file
+from tools.mock_engine import ROOT, Evaluation, Registration, evaluate, load_stack_file, replace_secrets
 
 SECRET = "[secret]"
 COMMAND = "command:local:Command"
 
 
 def mask(value: Any) -> Any:
-    if isinstance(value, SecretInput):
-        return SECRET
-    if isinstance(value, dict):
-        return {k: mask(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask(v) for v in value]
-    return value
+    return replace_secrets(value, lambda _: SECRET)
 
 
 class _Dumper(yaml.SafeDumper):
