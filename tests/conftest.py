@@ -11,7 +11,7 @@ from tests.support.calicoctl_sandbox import CalicoctlSandbox
 from tools.mock_engine import Evaluation, evaluate, reveal
 
 KDD = {"kubernetes:context": "prod-eu-1", "calico-monitoring:datastore": {"type": "kubernetes"}}
-COMMAND = "command:local:Command"
+FELIX_COMMAND = "calico-monitoring-felix-calicoctl-patch"
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ class FelixCommand:
     """The calicoctl Command one stack config registers, ready to run in a sandbox."""
 
     def __init__(self, evaluation: Evaluation) -> None:
-        command = next(r for r in evaluation.by_type(COMMAND) if r.name == "calico-monitoring-felix-calicoctl-patch")
+        command = evaluation.named(FELIX_COMMAND)
         self.registration = command
         self.create: str = command.inputs["create"]
         self.delete: str = command.inputs["delete"]

@@ -122,7 +122,7 @@ PINNED_PROVIDER_FLAGS = {
 
 
 def felix_command(evaluation):
-    return next(r for r in evaluation.by_type(COMMAND) if r.name == "calico-monitoring-felix-calicoctl-patch")
+    return evaluation.named("calico-monitoring-felix-calicoctl-patch")
 
 
 def tree(evaluation):
@@ -139,7 +139,7 @@ def test_example_stack_registers_the_four_components_in_order(stack):
     felix_monitor = next(r for r in evaluation.by_type(PODMONITOR) if r.name.startswith("calico-monitoring-felix"))
     assert felix_monitor.plain_inputs == TUTORIAL_PODMONITOR
 
-    command = next(r for r in evaluation.by_type(COMMAND) if r.name.startswith("calico-monitoring-felix"))
+    command = felix_command(evaluation)
     assert command.delete_before_replace is True
     assert "*" in command.replace_on_changes
     # A reviewer reads the exact patch in the preview.
@@ -216,7 +216,7 @@ SECRETS = {
 }
 
 
-def plain_strings(value, inside_secret=False):
+def plain_strings(value):
     """Every string reachable without passing through a secret marker."""
     if isinstance(value, SecretInput):
         return

@@ -92,6 +92,9 @@ class Evaluation:
         assert len(found) == 1, f"expected one {type_token}, found {[r.name for r in found]}"
         return found[0]
 
+    def named(self, name: str) -> Registration:
+        return next(r for r in self.registrations if r.name == name)
+
     def by_urn(self, urn: str) -> Registration:
         return next(r for r in self.registrations if r.urn == urn)
 

@@ -179,7 +179,7 @@ def test_render_yaml_to_writes_manifests_and_calicoctl_scripts_instead_of_applyi
     evaluation = evaluate(config)
     provider = next(r for r in evaluation.registrations if r.type == "pulumi:providers:kubernetes")
     assert provider.plain_inputs["renderYamlToDirectory"] == "gitops/prod/manifests"
-    felix = next(r for r in evaluation.registrations if r.name == "calico-monitoring-felix-calicoctl-patch")
+    felix = evaluation.named("calico-monitoring-felix-calicoctl-patch")
     assert felix.plain_inputs["environment"] == {}
     # Running the create command writes the scripts and calls no calicoctl.
     sandbox.seed("FelixConfiguration", "default", {"ipipEnabled": True})
