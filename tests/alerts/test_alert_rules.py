@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from components.alert_rules import (
     promql_string,
     validate_overrides,
 )
+from tests.support.promtool import run_promtool, write_rule_file
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "alerts"
@@ -473,17 +473,8 @@ def promtool() -> str:
     return require_binary("promtool")
 
 
-def run_promtool(promtool: str, *args: str) -> str:
-    proc = subprocess.run([promtool, *args], capture_output=True, text=True, timeout=300, check=False)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"promtool {' '.join(args)} failed:\n{output}"
-    return output
-
-
 def write_rules(directory: Path, groups: list[dict]) -> Path:
-    path = directory / "rules.yaml"
-    path.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False), encoding="utf-8")
-    return path
+    return write_rule_file(directory / "rules.yaml", groups)
 
 
 @pytest.mark.parametrize(

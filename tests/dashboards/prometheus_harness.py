@@ -28,8 +28,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "metrics" / "calico_metrics.prom"
 
 _COMPONENT = re.compile(r"^# component: (?P<name>[\w-]+)\s*$")
@@ -161,12 +159,6 @@ class Target:
     @property
     def path(self) -> str:
         return f"/metrics/{self.component}/{self.pod}"
-
-
-def write_rule_file(path: Path, groups: list[dict[str, Any]]) -> Path:
-    """Write PrometheusRule ``spec.groups`` as a Prometheus rule file."""
-    path.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def scrape_config(

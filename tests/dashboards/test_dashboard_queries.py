@@ -42,10 +42,10 @@ from tests.dashboards.prometheus_harness import (
     is_finite,
     scrape_config,
     verified_families,
-    write_rule_file,
 )
 from tests.dashboards.promql import Selector, selectors
 from tests.support.binaries import require_binary
+from tests.support.promtool import run_promtool, write_rule_file
 
 JOBS = {
     "felix.json": "monitoring/felix",
@@ -312,16 +312,10 @@ def prometheus(tmp_path_factory):
         for file_name, jobs in RULE_FILES.items():
             groups = build_rule_groups(jobs, components=list(jobs), include_alerts=False)
             rule_files.append(write_rule_file(workdir / file_name, groups))
-        check = subprocess.run(
-            [promtool, "check", "rules", *map(str, rule_files)], capture_output=True, text=True, timeout=30
-        )
-        assert check.returncode == 0, f"promtool check rules:\n{check.stdout}{check.stderr}"
+        run_promtool(promtool, "check", "rules", *map(str, rule_files), timeout=30)
         config_file = workdir / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(scrape_config(TARGETS, server.port, rule_files), sort_keys=False))
-        check = subprocess.run(
-            [promtool, "check", "config", str(config_file)], capture_output=True, text=True, timeout=30
-        )
-        assert check.returncode == 0, f"promtool check config:\n{check.stdout}{check.stderr}"
+        run_promtool(promtool, "check", "config", str(config_file), timeout=30)
         deadline = time.monotonic() + STARTUP_BUDGET_SECONDS
         instance = Prometheus(binary, config_file, workdir / "data", workdir / "prometheus.log")
         instance.wait_ready(deadline)
