@@ -20,14 +20,12 @@ from components.workloads import KubeControllersMetrics, TyphaMetrics
 # would preview different provider inputs. These are the provider's own defaults.
 PROVIDER_FLAGS = {
     "enable_server_side_apply": True,  # the DaemonSet patch needs server-side apply
-    "enable_patch_force": False,
     "enable_config_map_mutable": False,
     "enable_secret_mutable": False,
     "delete_unreachable": False,
     "skip_update_unreachable": False,
     "suppress_deprecation_warnings": False,
     "suppress_helm_hook_warnings": False,
-    "upsert_existing_objects": False,
 }
 
 

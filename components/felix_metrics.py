@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pulumi_command import local
 
+from components.calicoctl_patch import CalicoctlPatch
 from components.calicoctl_script import calicoctl_patch_scripts, datastore_environment, felix_patch
 from components.settings import CalicoctlSettings, EtcdDatastore, FelixSettings, KubernetesDatastore, Secret
-
-_SCRIPT_END = "CALICO_MONITORING_SCRIPT_END"
 
 
 @dataclass(frozen=True)
@@ -44,65 +41,45 @@ def standalone_script(script: str, environment: dict[str, str | Secret]) -> str:
     return "\n".join(lines) + "\n" + script
 
 
-def render_scripts_command(directory: str, stem: str, create: str, delete: str, environment) -> tuple[str, str]:
-    """Create/delete commands that write the calicoctl scripts to a folder instead of running them."""
-    folder = shlex.quote(f"{directory.rstrip('/')}/calicoctl")
-    apply_file, restore_file = f"{stem}.apply.sh", f"{stem}.restore.sh"
-    restore = standalone_script(
-        '# Pass the apply script\'s output: PULUMI_COMMAND_STDOUT="$(cat saved-output)" sh this-script\n' + delete,
-        environment,
-    )
-    write = f"""\
-set -eu
-mkdir -p {folder}
-cat >{folder}/{apply_file} <<'{_SCRIPT_END}'
-{standalone_script(create, environment).rstrip()}
-{_SCRIPT_END}
-cat >{folder}/{restore_file} <<'{_SCRIPT_END}'
-{restore.rstrip()}
-{_SCRIPT_END}
-chmod 755 {folder}/{apply_file} {folder}/{restore_file}
-"""
-    remove = f"rm -f {folder}/{apply_file} {folder}/{restore_file}\n"
-    return write, remove
-
-
 def calicoctl_patch_command(
     name: str, kind: str, patch: dict[str, Any], target: CalicoctlTarget, parent: pulumi.Resource
-) -> local.Command:
-    """A Command that patches ``kind default`` and puts the previous values back on delete."""
-    scripts = calicoctl_patch_scripts(kind, "default", patch, target.calicoctl)
+) -> CalicoctlPatch:
+    """A calicoctl patch of ``kind default`` that puts the previous values back on delete."""
+    props: dict[str, Any] = {
+        "kind": kind,
+        "resourceName": "default",
+        "patch": patch,
+        "calicoctl": {
+            "path": target.calicoctl.path,
+            "allowVersionMismatch": target.calicoctl.allow_version_mismatch,
+        },
+        "connection": {},
+        "renderTo": None,
+        "stem": None,
+        "applyScript": None,
+        "restoreScript": None,
+    }
     environment = datastore_environment(target.datastore)
-    create, delete = scripts.create, scripts.delete
-    command_environment = as_pulumi_inputs(environment)
     if target.render_yaml_to is not None:
-        create, delete = render_scripts_command(target.render_yaml_to, name, create, delete, environment)
-        command_environment = {}
-    return local.Command(
-        name,
-        create=create,
-        delete=delete,
-        environment=command_environment,
-        opts=pulumi.ResourceOptions(
-            parent=parent,
-            # Any change re-records and re-patches: the old resource restores first, then
-            # the new one patches, so a replacement never undoes the new settings.
-            replace_on_changes=["*"],
-            delete_before_replace=True,
-        ),
-    )
+        scripts = calicoctl_patch_scripts(kind, "default", patch, target.calicoctl)
+        restore = (
+            '# Pass the apply script\'s output: PULUMI_COMMAND_STDOUT="$(cat saved-output)" sh this-script\n'
+            + scripts.delete
+        )
+        props |= {
+            "renderTo": target.render_yaml_to,
+            "stem": name,
+            "applyScript": standalone_script(scripts.create, environment),
+            "restoreScript": standalone_script(restore, environment),
+        }
+    else:
+        props["connection"] = as_pulumi_inputs(environment)
+    return CalicoctlPatch(name, props, opts=pulumi.ResourceOptions(parent=parent))
 
 
-def applied_settings(command: local.Command) -> pulumi.Output[Any]:
+def applied_settings(patch: CalicoctlPatch) -> pulumi.Output[Any]:
     """The values calicoctl read back after patching (None when only rendered)."""
-
-    def parse(stdout: str | None) -> Any:
-        try:
-            return json.loads(stdout)["applied"] if stdout else None
-        except (ValueError, KeyError, TypeError):
-            return None
-
-    return command.stdout.apply(parse)
+    return patch.applied
 
 
 @dataclass(frozen=True)

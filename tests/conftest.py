@@ -19,20 +19,18 @@ def sandbox(tmp_path) -> CalicoctlSandbox:
     return CalicoctlSandbox(tmp_path)
 
 
-class FelixCommand:
-    """The calicoctl Command one stack config registers, ready to run in a sandbox."""
+class FelixPatch:
+    """The calicoctl patch one stack config registers: its inputs as the dynamic provider receives them."""
 
     def __init__(self, evaluation: Evaluation) -> None:
-        command = evaluation.named(FELIX_COMMAND)
-        self.registration = command
-        self.create: str = command.inputs["create"]
-        self.delete: str = command.inputs["delete"]
-        self.environment: dict[str, str] = reveal(command.inputs.get("environment", {}))
+        registration = evaluation.named(FELIX_COMMAND)
+        self.registration = registration
+        self.props: dict[str, Any] = {k: v for k, v in reveal(registration.inputs).items() if k != "__provider"}
 
 
 @pytest.fixture
-def felix_command():
-    def build(config: Mapping[str, Any] = KDD, secret_keys: Iterable[str] = ()) -> FelixCommand:
-        return FelixCommand(evaluate(config, secret_keys))
+def felix_patch():
+    def build(config: Mapping[str, Any] = KDD, secret_keys: Iterable[str] = ()) -> FelixPatch:
+        return FelixPatch(evaluate(config, secret_keys))
 
     return build

@@ -3,10 +3,10 @@
 import pytest
 from pulumi import RunError
 
-from tools.mock_engine import Evaluation, SecretInput, evaluate, stack_file_config
+from tools.mock_engine import Evaluation, SecretInput, evaluate, reveal, stack_file_config
 
 COMPONENT = "calico-monitoring:index:"
-COMMAND = "command:local:Command"
+COMMAND = "pulumi-python:dynamic/calico-monitoring:CalicoctlPatch"
 PATCH = "kubernetes:apps/v1:DaemonSetPatch"
 PODMONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
 PROVIDER = "pulumi:providers:kubernetes"
@@ -109,20 +109,22 @@ EMPTY_ETCD = {
 # PULUMI_K8S_* or KUBECONFIG variables leak into the inputs; kubeconfig "" = default lookup.
 PINNED_PROVIDER_FLAGS = {
     "enableServerSideApply": "true",
-    "enablePatchForce": "false",
     "enableConfigMapMutable": "false",
     "enableSecretMutable": "false",
     "deleteUnreachable": "false",
     "skipUpdateUnreachable": "false",
     "suppressDeprecationWarnings": "false",
     "suppressHelmHookWarnings": "false",
-    "upsertExistingObjects": "false",
     "kubeconfig": "",
 }
 
 
 def felix_command(evaluation):
     return evaluation.named("calico-monitoring-felix-calicoctl-patch")
+
+
+def connection(evaluation):
+    return reveal(felix_command(evaluation).inputs["connection"])
 
 
 def tree(evaluation):
@@ -140,14 +142,11 @@ def test_example_stack_registers_the_four_components_in_order(stack):
     assert felix_monitor.plain_inputs == TUTORIAL_PODMONITOR
 
     command = felix_command(evaluation)
-    assert command.delete_before_replace is True
-    assert "*" in command.replace_on_changes
-    # A reviewer reads the exact patch in the preview.
-    assert (
-        '\npatch=\'{"spec":{"prometheusMetricsEnabled":true,"prometheusMetricsPort":9091}}\'\n'
-        in (command.inputs["create"])
-    )
-    assert "run_calicoctl patch felixConfiguration default --patch" in command.inputs["create"]
+    # A reviewer reads the exact patch and connection settings in the preview.
+    assert command.plain_inputs["kind"] == "felixConfiguration"
+    assert command.plain_inputs["resourceName"] == "default"
+    assert command.plain_inputs["patch"] == {"spec": {"prometheusMetricsEnabled": True, "prometheusMetricsPort": 9091}}
+    assert command.plain_inputs["connection"]["DATASTORE_TYPE"] == {"example-kdd": "kubernetes"}.get(stack, "etcdv3")
 
     # Order: the port patch waits for Felix, the PodMonitor waits for the port.
     port_component = evaluation.by_type(COMPONENT + "CalicoNodeMetricsPort")[0]
@@ -164,7 +163,7 @@ def test_example_stack_registers_the_four_components_in_order(stack):
 def test_kdd_example_inputs():
     evaluation = evaluate(stack_file_config("example-kdd"))
     assert evaluation.one(PROVIDER).plain_inputs == {**PINNED_PROVIDER_FLAGS, "context": "prod-eu-1"}
-    assert felix_command(evaluation).plain_inputs["environment"] == {
+    assert connection(evaluation) == {
         **EMPTY_ETCD,
         "CALICO_MONITORING_KUBECONFIG_CONTENT": "",
         "DATASTORE_TYPE": "kubernetes",
@@ -175,7 +174,7 @@ def test_kdd_example_inputs():
 def test_etcd_example_inputs():
     evaluation = evaluate(stack_file_config("example-etcd"))
     assert evaluation.one(PROVIDER).plain_inputs == {**PINNED_PROVIDER_FLAGS, "context": "onprem-1"}
-    assert felix_command(evaluation).plain_inputs["environment"] == {
+    assert connection(evaluation) == {
         **EMPTY_ETCD,
         "CALICO_MONITORING_KUBECONFIG_CONTENT": "",
         "DATASTORE_TYPE": "etcdv3",
@@ -193,10 +192,7 @@ def test_stack_outputs_come_from_what_calicoctl_read_back():
 
     def command_stdout(args):
         if args.typ == COMMAND:
-            return {
-                "stdout": '{"applied":{"spec":{"prometheusMetricsEnabled":true,"prometheusMetricsPort":9091}},'
-                '"restorePatch":{"spec":{"prometheusMetricsEnabled":null,"prometheusMetricsPort":null}}}'
-            }
+            return {"applied": applied}
         return {}
 
     evaluation = evaluate(stack_file_config("example-kdd"), outputs=command_stdout)
@@ -234,10 +230,11 @@ def test_inline_etcd_secrets_stay_secret_everywhere():
     datastore = {"type": "etcdv3", "endpoints": ["https://10.0.0.1:2379"], "username": "calico", **SECRETS}
     config = {"kubernetes:context": "c", "calico-monitoring:datastore": datastore}
     evaluation = evaluate(config, secret_keys=["calico-monitoring:datastore"])
-    environment = felix_command(evaluation).inputs["environment"]
+    environment = connection(evaluation)
     for variable, name in (("ETCD_KEY", "key"), ("ETCD_CERT", "cert"), ("ETCD_CA_CERT", "caCert")):
-        assert environment[variable] == SecretInput(SECRETS[name])
-    assert environment["ETCD_PASSWORD"] == SecretInput(SECRETS["password"])
+        assert felix_command(evaluation).inputs["connection"][variable] == SecretInput(SECRETS[name])
+        assert environment[variable] == SECRETS[name]
+    assert felix_command(evaluation).inputs["connection"]["ETCD_PASSWORD"] == SecretInput(SECRETS["password"])
     for registration in evaluation.registrations:
         for text in plain_strings(registration.inputs):
             for secret in ("KEYDATA", "CERTDATA", "CADATA", SECRETS["password"]):
@@ -250,8 +247,11 @@ def test_inline_kubeconfig_is_secret_for_provider_and_calicoctl():
     config = {"kubernetes:kubeconfig": content, "calico-monitoring:datastore": {"type": "kubernetes"}}
     evaluation = evaluate(config, secret_keys=["kubernetes:kubeconfig"])
     assert evaluation.one(PROVIDER).inputs["kubeconfig"] == SecretInput(content)
-    environment = felix_command(evaluation).inputs["environment"]
-    assert environment["CALICO_MONITORING_KUBECONFIG_CONTENT"] == SecretInput(content)
+    environment = connection(evaluation)
+    assert environment["CALICO_MONITORING_KUBECONFIG_CONTENT"] == content
+    assert felix_command(evaluation).inputs["connection"]["CALICO_MONITORING_KUBECONFIG_CONTENT"] == SecretInput(
+        content
+    )
     assert environment["K8S_CURRENT_CONTEXT"] == "ci"
     for registration in evaluation.registrations:
         assert not any("TOKEN" in text for text in plain_strings(registration.inputs))

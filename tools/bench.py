@@ -20,8 +20,8 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_command import local
 
+from components.calicoctl_patch import CalicoctlPatch
 from tools.mock_engine import Registration, evaluate, load_stack_file
 from tools.render import all_stacks
 
@@ -79,18 +79,9 @@ def bare_program(registrations: list[Registration]):
             elif registration.type == "pulumi:providers:kubernetes":
                 args = {_snake(k): _provider_value(v) for k, v in registration.plain_inputs.items()}
                 resource = provider = k8s.Provider(registration.name, **args, opts=parent)
-            elif registration.type == "command:local:Command":
-                inputs = registration.plain_inputs
-                opts = pulumi.ResourceOptions.merge(
-                    parent, pulumi.ResourceOptions(replace_on_changes=["*"], delete_before_replace=True)
-                )
-                resource = local.Command(
-                    registration.name,
-                    create=inputs["create"],
-                    delete=inputs["delete"],
-                    environment=inputs.get("environment"),
-                    opts=opts,
-                )
+            elif registration.type == CalicoctlPatch._resource_type_name.join(("pulumi-python:", "")):
+                inputs = {k: v for k, v in registration.plain_inputs.items() if k not in ("__provider",)}
+                resource = CalicoctlPatch(registration.name, inputs, opts=parent)
             else:
                 opts = pulumi.ResourceOptions.merge(parent, pulumi.ResourceOptions(provider=provider))
                 resource = _kubernetes_resource(registration, opts)

@@ -12,6 +12,7 @@ byte-identical across runs and machines, so it can be committed and reviewed.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from collections.abc import Iterable
@@ -24,7 +25,7 @@ from pulumi import RunError
 from tools.mock_engine import ROOT, Evaluation, Registration, evaluate, load_stack_file, replace_secrets
 
 SECRET = "[secret]"
-COMMAND = "command:local:Command"
+COMMAND = "pulumi-python:dynamic/calico-monitoring:CalicoctlPatch"
 
 
 def mask(value: Any) -> Any:
@@ -68,11 +69,12 @@ def render_files(evaluation: Evaluation) -> dict[str, str]:
         output = ""
         if registration.type == COMMAND:
             stem = f"calicoctl/{registration.name}"
-            files[f"{stem}.create.sh"] = registration.inputs["create"]
-            files[f"{stem}.delete.sh"] = registration.inputs["delete"]
-            environment = mask(registration.inputs.get("environment", {}))
+            inputs = registration.inputs
+            patch = {key: inputs[key] for key in ("kind", "resourceName", "patch", "calicoctl")}
+            files[f"{stem}.patch.json"] = json.dumps(patch, indent=2, sort_keys=True) + "\n"
+            environment = mask(inputs.get("connection") or {})
             files[f"{stem}.env"] = "".join(f"{k}={environment[k]}\n" for k in sorted(environment))
-            output = f"{stem}.create.sh, .delete.sh, .env"
+            output = f"{stem}.patch.json, .env"
         elif registration.type.startswith("kubernetes:"):
             manifest = mask(registration.inputs)
             output = _manifest_file(registration, manifest)

@@ -23,9 +23,8 @@ def objects(config):
             manifest = r.plain_inputs
             kind = r.type.split(":")[-1]
             found[f"{kind}/{manifest['metadata'].get('namespace', '')}/{manifest['metadata']['name']}"] = manifest
-        elif r.type == "command:local:Command":
-            create = r.inputs["create"]
-            calicoctl.add(create.split("run_calicoctl patch ")[1].split(" --patch")[0])
+        elif r.type == "pulumi-python:dynamic/calico-monitoring:CalicoctlPatch":
+            calicoctl.add(f"{r.plain_inputs['kind']} {r.plain_inputs['resourceName']}")
     return found, calicoctl
 
 
@@ -170,7 +169,7 @@ def test_jobs_match_what_dashboards_and_alerts_expect():
         assert {"action": "replace", "targetLabel": "job", "replacement": job} in relabelings, component
 
 
-def test_render_yaml_to_writes_manifests_and_calicoctl_scripts_instead_of_applying(tmp_path, sandbox):
+def test_render_yaml_to_writes_manifests_and_calicoctl_scripts_instead_of_applying():
     config = {
         **BASE,
         PREFIX + "renderYamlTo": "gitops/prod",
@@ -180,25 +179,10 @@ def test_render_yaml_to_writes_manifests_and_calicoctl_scripts_instead_of_applyi
     provider = next(r for r in evaluation.registrations if r.type == "pulumi:providers:kubernetes")
     assert provider.plain_inputs["renderYamlToDirectory"] == "gitops/prod/manifests"
     felix = evaluation.named("calico-monitoring-felix-calicoctl-patch")
-    assert felix.plain_inputs["environment"] == {}
-    # Running the create command writes the scripts and calls no calicoctl.
-    sandbox.seed("FelixConfiguration", "default", {"ipipEnabled": True})
-    run = sandbox.run(felix.inputs["create"], {})
-    assert run.returncode == 0, run.stderr
-    assert run.calls == []
-    written = sandbox.home / "gitops" / "prod" / "calicoctl"
-    apply = written / "calico-monitoring-felix-calicoctl-patch.apply.sh"
-    restore = written / "calico-monitoring-felix-calicoctl-patch.restore.sh"
-    assert apply.stat().st_mode & 0o111 and restore.exists()
-    # The written script works on its own: it enables metrics, and the restore script undoes it.
-    applied = sandbox.run(f"sh {apply}", {})
-    assert applied.returncode == 0, applied.stderr
-    assert sandbox.resource("FelixConfiguration", "default")["spec"]["prometheusMetricsEnabled"] is True
-    restored = sandbox.run(f"sh {restore}", {}, previous_stdout=applied.pulumi_stdout)
-    assert restored.returncode == 0, restored.stderr
-    assert sandbox.resource("FelixConfiguration", "default")["spec"] == {"ipipEnabled": True}
-    assert sandbox.run(felix.inputs["delete"], {}).returncode == 0
-    assert not apply.exists() and not restore.exists()
+    # Nothing to connect to: the provider writes the standalone scripts (tests/components/test_calicoctl_patch.py).
+    assert felix.plain_inputs["connection"] == {}
+    assert felix.plain_inputs["renderTo"] == "gitops/prod"
+    assert felix.plain_inputs["applyScript"].startswith("#!/bin/sh\n")
 
 
 @pytest.mark.parametrize(
