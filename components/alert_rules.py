@@ -49,21 +49,34 @@ SETTING_PREFIX = "calico-monitoring:alerts.overrides"
 # Recording rule names, exported so dashboards can use the same series.
 RECORD_FELIX_FAILURE_RATE = "calico:felix_int_dataplane_failures:rate5m"
 RECORD_FELIX_APPLY_TIME_P99 = "calico:felix_int_dataplane_apply_time_seconds:p99"
+RECORD_FELIX_RESYNCS = "calico:felix_resyncs_started:increase15m"
+RECORD_FELIX_RESTARTS = "calico:felix_process_restarts:changes15m"
+RECORD_FELIX_RESYNCING_RATIO = "calico:felix_resyncing_targets:ratio"
 RECORD_TYPHA_DROP_RATE = "calico:typha_connections_dropped:rate5m"
 RECORD_IPPOOL_UTILISATION = "calico:ipam_ippool_utilisation:ratio"
+RECORD_IPPOOL_BORROWED = "calico:ipam_allocations_borrowed:sum"
+
+# Nodes Kubernetes does not report Ready (kube-state-metrics). Felix on such a node is
+# expected to be unreachable: the node's own alerts (KubeNodeNotReady) cover it. When
+# kube-state-metrics is absent the selector is empty and suppresses nothing.
+NODE_NOT_READY = 'kube_node_status_condition{condition="Ready", status="true"} == 0'
 
 # Names the Felix node in annotations: the `node` target label when the scrape
 # configuration adds one, otherwise the scrape address.
 _NODE = "{{ with $labels.node }}{{ . }}{{ else }}{{ $labels.instance }}{{ end }}"
 _FELIX_TARGET = "pod {{ $labels.pod }}, target {{ $labels.instance }}"
+# The IPAM node of a kube-controllers series: `node`, or `exported_node` when the scrape
+# added a `node` target label of its own.
+_IPAM_NODE = "{{ with $labels.exported_node }}{{ . }}{{ else }}{{ $labels.node }}{{ end }}"
 # The alert value as a per-second rate (0.0167) and as a whole count (12).
 _RATE = '{{ printf "%.3g" $value }}'
 _COUNT = '{{ printf "%.0f" $value }}'
+_SHARE = "{{ $value | humanizePercentage }}"
 
 
 @dataclass(frozen=True)
 class RecordingRule:
-    """A recording rule; ``expr`` uses the ``${job}`` placeholder."""
+    """A recording rule; ``expr`` uses the ``${job}`` and ``${c}`` placeholders."""
 
     record: str
     component: str
@@ -76,8 +89,10 @@ class AlertDefinition:
 
     Templates may use ``${job}`` (a quoted PromQL string literal),
     ``${threshold}`` (a PromQL number), ``${threshold_text}`` (the threshold
-    for people to read) and ``${for}``.  ``{{ ... }}`` is Prometheus alert
-    templating and is passed through untouched.
+    for people to read), ``${for}``, ``${c}`` (the cluster label and a comma
+    inside ``by``/``on`` lists, or nothing) and ``${not_ready}`` (the
+    kube-state-metrics selector of NotReady nodes).  ``{{ ... }}`` is
+    Prometheus alert templating and is passed through untouched.
     """
 
     name: str
@@ -87,6 +102,8 @@ class AlertDefinition:
     severity: str
     summary: str
     description: str
+    # Why this severity, in the terms of SEVERITY_POLICY (README, runbooks).
+    why: str = ""
     threshold: float | None = None
     # Inclusive upper bound for the threshold, and what the threshold means.
     threshold_max: float | None = None
@@ -102,6 +119,19 @@ class AlertDefinition:
         return (*base, "threshold") if self.threshold is not None else base
 
 
+SEVERITY_POLICY = """\
+critical: users of many nodes are affected now or within minutes (policy, routes or
+  addresses stop reaching a meaningful share of the cluster, or nothing can be
+  observed at all). It pages, one alert per cause: breadth is measured across the
+  job, never raised once per node.
+warning: one node, one pod or one pool has a cause that needs a person during
+  working hours; the cluster as a whole still works. Per-node alerts are held back
+  while the cluster-wide alert for the same symptom fires where the cause is by
+  nature upstream (resyncs, restarts, sync state); Felix-down is held back while
+  Kubernetes itself reports the node NotReady.
+info: not used by default; available to overrides."""
+
+
 RECORDING_RULES: tuple[RecordingRule, ...] = (
     RecordingRule(
         record=RECORD_FELIX_FAILURE_RATE,
@@ -112,6 +142,43 @@ RECORDING_RULES: tuple[RecordingRule, ...] = (
         record=RECORD_FELIX_APPLY_TIME_P99,
         component="felix",
         expr=('max without (quantile) (felix_int_dataplane_apply_time_seconds{job=${job}, quantile="0.99"})'),
+    ),
+    # Datastore resyncs per Felix over 15 minutes. Before Calico v3.31 a lost Typha
+    # connection makes Felix exit and start again instead: the new process starts
+    # its counter at 1 again, so that shows as a restart, recorded below.
+    RecordingRule(
+        record=RECORD_FELIX_RESYNCS,
+        component="felix",
+        expr="increase(felix_resyncs_started{job=${job}}[15m])",
+    ),
+    # Felix process restarts inside calico-node (runsv restarts it; the container
+    # restart count does not move).
+    RecordingRule(
+        record=RECORD_FELIX_RESTARTS,
+        component="felix",
+        expr="changes(process_start_time_seconds{job=${job}}[15m])",
+    ),
+    # Share of Felix targets that resynced or restarted in the last 15 minutes; 0
+    # when none did. A high share has one cluster-wide cause (Typha, the API
+    # server, a FelixConfiguration change), not one per node.
+    RecordingRule(
+        record=RECORD_FELIX_RESYNCING_RATIO,
+        component="felix",
+        expr="""
+            (
+                count by (${c}job) (
+                    max by (${c}job, instance) (
+                        (""" + RECORD_FELIX_RESYNCS + """{job=${job}} > 0)
+                      or
+                        (""" + RECORD_FELIX_RESTARTS + """{job=${job}} > 0)
+                    )
+                )
+              or
+                count by (${c}job) (up{job=${job}}) * 0
+            )
+          /
+            count by (${c}job) (up{job=${job}})
+        """,
     ),
     RecordingRule(
         record=RECORD_TYPHA_DROP_RATE,
@@ -127,38 +194,84 @@ RECORDING_RULES: tuple[RecordingRule, ...] = (
         record=RECORD_IPPOOL_UTILISATION,
         component="kube-controllers",
         expr="""
-            max by (job, namespace, ippool) (
-                sum by (job, namespace, pod, ippool) (ipam_allocations_in_use{job=${job}})
+            max by (${c}job, namespace, ippool) (
+                sum by (${c}job, namespace, pod, ippool) (ipam_allocations_in_use{job=${job}})
               /
                 (
-                    max by (job, namespace, pod, ippool) (ipam_ippool_size{job=${job}})
+                    max by (${c}job, namespace, pod, ippool) (ipam_ippool_size{job=${job}})
                   -
                     (
-                        max by (job, namespace, pod, ippool) (ipam_ippool_reserved{job=${job}})
+                        max by (${c}job, namespace, pod, ippool) (ipam_ippool_reserved{job=${job}})
                       or
-                        max by (job, namespace, pod, ippool) (ipam_ippool_size{job=${job}}) * 0
+                        max by (${c}job, namespace, pod, ippool) (ipam_ippool_size{job=${job}}) * 0
                     )
                 )
             )
         """,
     ),
+    # Addresses nodes hold in blocks affine to other nodes, per pool. Calico borrows
+    # only when a node's own blocks are full and the pool has no unclaimed block
+    # left, so a non-zero value means the pool's blocks ran out.
+    RecordingRule(
+        record=RECORD_IPPOOL_BORROWED,
+        component="kube-controllers",
+        expr="""
+            max by (${c}job, namespace, ippool) (
+                sum by (${c}job, namespace, pod, ippool) (ipam_allocations_borrowed{job=${job}})
+            )
+        """,
+    ),
 )
 
+def _breadth(selected: str) -> str:
+    """Share of the job's Felix targets in ``selected`` above ${threshold}, and at least two of them.
+
+    One node is never "widespread", however small the cluster.
+    """
+    return (
+        f"count by (${{c}}job) ({selected}) / count by (${{c}}job) (up{{job=${{job}}}}) > ${{threshold}}"
+        f" and on (${{c}}job) count by (${{c}}job) ({selected}) > 1"
+    )
+
+
+_CRITICAL_BREADTH = "critical: the symptom is on a large share of nodes, so users cluster-wide are affected; one page"
+_WARNING_NODE = "warning: one node's cause; held back while the cluster-wide alert for it fires"
 
 ALERTS: tuple[AlertDefinition, ...] = (
     # --- Felix ---------------------------------------------------------------
     AlertDefinition(
         name="CalicoFelixDown",
         component="felix",
-        expr="up{job=${job}} == 0",
-        for_="5m",
-        severity="critical",
+        expr="up{job=${job}} == 0 unless on (${c}node) (" + NODE_NOT_READY + ")",
+        for_="10m",
+        severity="warning",
+        why="warning: one node loses policy updates; quiet while Kubernetes reports the node NotReady",
         summary=f"Felix on node {_NODE} cannot be scraped.",
         description=(
             f"Prometheus has failed to scrape Felix ({_FELIX_TARGET}) for more "
-            "than ${for}. Either calico-node is not running properly on the node "
-            "or its metrics port is unreachable; while Felix is down, policy, "
-            "route and endpoint changes are not programmed on that node."
+            "than ${for} while Kubernetes reports the node Ready. Either calico-node "
+            "is not running properly on the node or its metrics port is "
+            "unreachable; while Felix is down, policy, route and endpoint changes "
+            "are not programmed on that node."
+        ),
+    ),
+    AlertDefinition(
+        name="CalicoFelixDownWidespread",
+        component="felix",
+        expr=_breadth("up{job=${job}} == 0 unless on (${c}node) (" + NODE_NOT_READY + ")"),
+        for_="5m",
+        severity="critical",
+        threshold=0.1,
+        threshold_max=1,
+        threshold_meaning="share of Felix targets down on Ready nodes",
+        threshold_style="percent",
+        why=_CRITICAL_BREADTH,
+        summary="Felix cannot be scraped on {{ $value | humanizePercentage }} of the nodes of job {{ $labels.job }}.",
+        description=(
+            f"{_SHARE} of the Felix targets of job {{{{ $labels.job }}}} on Ready nodes "
+            "have been down for more than ${for} (threshold ${threshold_text}). One "
+            "cause is likely: a calico-node rollout gone wrong, Felix metrics turned "
+            "off, or a NetworkPolicy or firewall blocking the metrics port."
         ),
     ),
     AlertDefinition(
@@ -167,6 +280,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
         expr="absent(up{job=${job}})",
         for_="15m",
         severity="critical",
+        why="critical: with no Felix target no other Felix alert can fire; the cluster is unobserved",
         summary="Prometheus has no Felix targets for job {{ $labels.job }}.",
         description=(
             "No scrape target with job {{ $labels.job }} has existed for more "
@@ -176,11 +290,33 @@ ALERTS: tuple[AlertDefinition, ...] = (
         ),
     ),
     AlertDefinition(
+        name="CalicoFelixRestarting",
+        component="felix",
+        expr=(
+            RECORD_FELIX_RESTARTS + "{job=${job}} > ${threshold}"
+            " unless on (${c}job) (" + RECORD_FELIX_RESYNCING_RATIO + "{job=${job}} > 0.2)"
+        ),
+        for_="10m",
+        severity="warning",
+        threshold=2,
+        threshold_meaning="Felix process restarts within 15 minutes",
+        why=_WARNING_NODE + " (more than 20% of Felix resyncing or restarting)",
+        summary=f"Felix on node {_NODE} keeps restarting.",
+        description=(
+            f"The Felix process ({_FELIX_TARGET}) started {_COUNT} times in the last "
+            "15 minutes, more than ${threshold_text}, for more than ${for}. Felix "
+            "restarts inside calico-node without the container restarting, so "
+            "KubePodCrashLooping does not see it. Before Calico v3.31 a lost Typha "
+            "connection ends this way."
+        ),
+    ),
+    AlertDefinition(
         name="CalicoFelixDataplaneFailures",
         component="felix",
         expr=RECORD_FELIX_FAILURE_RATE + "{job=${job}} > 0",
         for_="15m",
-        severity="critical",
+        severity="warning",
+        why="warning: one node's policy is stale; the node list is what to act on (breadth pages separately)",
         summary=f"Felix on node {_NODE} keeps failing to program the dataplane.",
         description=(
             f"Felix ({_FELIX_TARGET}) has been recording failed dataplane "
@@ -188,6 +324,26 @@ ALERTS: tuple[AlertDefinition, ...] = (
             f"{_RATE} failures per second. The node's iptables/nftables, IP "
             "sets, routes or BPF state no longer match the desired policy "
             "and endpoints."
+        ),
+    ),
+    AlertDefinition(
+        name="CalicoFelixDataplaneFailuresWidespread",
+        component="felix",
+        expr=_breadth(RECORD_FELIX_FAILURE_RATE + "{job=${job}} > 0"),
+        for_="15m",
+        severity="critical",
+        threshold=0.05,
+        threshold_max=1,
+        threshold_meaning="share of Felix targets with failing dataplane updates",
+        threshold_style="percent",
+        why=_CRITICAL_BREADTH,
+        summary="Felix fails to program the dataplane on {{ $value | humanizePercentage }} of the nodes.",
+        description=(
+            f"{_SHARE} of the Felix targets of job {{{{ $labels.job }}}} have been "
+            "failing dataplane updates for more than ${for} (threshold "
+            "${threshold_text}). Policy and endpoint changes are not reaching those "
+            "nodes; a cluster-wide cause (an upgrade, a kernel or iptables/nftables "
+            "change, another agent rewriting rules) is likely."
         ),
     ),
     AlertDefinition(
@@ -201,6 +357,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
         ),
         for_="15m",
         severity="warning",
+        why="warning: a cause on one node; CalicoFelixDataplaneFailures* measure the effect",
         summary=f"iptables-save/iptables-restore keep failing for Felix on node {_NODE}.",
         description=(
             f"Felix ({_FELIX_TARGET}) has been getting errors from "
@@ -214,6 +371,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
         expr="rate(felix_ipset_errors{job=${job}}[5m]) > 0",
         for_="15m",
         severity="warning",
+        why="warning: a cause on one node; CalicoFelixDataplaneFailures* measure the effect",
         summary=f"ipset commands keep failing for Felix on node {_NODE}.",
         description=(
             f"Felix ({_FELIX_TARGET}) has been getting errors from the ipset "
@@ -233,6 +391,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
         ),
         for_="15m",
         severity="warning",
+        why="warning: a cause on one node; CalicoFelixDataplaneFailures* measure the effect",
         summary=f"nftables operations keep failing for Felix on node {_NODE}.",
         description=(
             f"Felix ({_FELIX_TARGET}) has been getting errors writing or listing "
@@ -249,6 +408,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
         threshold=5,
         threshold_meaning="seconds (99th percentile of dataplane apply time)",
         threshold_style="seconds",
+        why="warning: changes reach one node late but do reach it",
         summary=f"Felix on node {_NODE} is slow to apply dataplane updates.",
         description=(
             f"The 99th percentile of Felix's dataplane apply time ({_FELIX_TARGET}) "
@@ -260,18 +420,93 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoFelixFrequentResyncs",
         component="felix",
-        expr="increase(felix_resyncs_started{job=${job}}[1h]) > ${threshold}",
-        for_="10m",
+        expr=(
+            RECORD_FELIX_RESYNCS + "{job=${job}} > ${threshold}"
+            " unless on (${c}job) (" + RECORD_FELIX_RESYNCING_RATIO + "{job=${job}} > 0.2)"
+        ),
+        for_="15m",
         severity="warning",
-        threshold=3,
-        threshold_meaning="datastore resyncs started within one hour",
+        threshold=2,
+        threshold_meaning="datastore resyncs started within 15 minutes",
+        why=_WARNING_NODE + " (CalicoFelixResyncsWidespread)",
         summary=f"Felix on node {_NODE} keeps resyncing with the datastore.",
         description=(
-            f"Felix ({_FELIX_TARGET}) started "
-            f"about {_COUNT} datastore resyncs in the last hour, "
-            "more than ${threshold_text}. Its connection to Typha or the "
-            "datastore keeps being lost, and each resync costs CPU on the node "
-            "and load on Typha or the API server."
+            f"Felix ({_FELIX_TARGET}) started about {_COUNT} datastore resyncs in the "
+            "last 15 minutes, more than ${threshold_text}, for more than ${for}, "
+            "while most other nodes did not. Its connection to Typha or the "
+            "datastore keeps being lost, and each resync costs CPU on the node and "
+            "load on Typha or the API server."
+        ),
+    ),
+    AlertDefinition(
+        name="CalicoFelixResyncsWidespread",
+        component="felix",
+        expr=RECORD_FELIX_RESYNCING_RATIO + "{job=${job}} > ${threshold}",
+        for_="15m",
+        severity="warning",
+        threshold=0.2,
+        threshold_max=1,
+        threshold_meaning="share of Felix targets that resynced or restarted within 15 minutes",
+        threshold_style="percent",
+        why="warning: one alert for one cluster-wide cause; the dataplane keeps its last state meanwhile",
+        summary="{{ $value | humanizePercentage }} of Felix instances keep resyncing or restarting.",
+        description=(
+            f"{_SHARE} of the Felix targets of job {{{{ $labels.job }}}} resynced with "
+            "the datastore or restarted within the last 15 minutes, above "
+            "${threshold_text}, and this has gone on for more than ${for}. One cause "
+            "serves them all: Typha restarting or rebalancing, the API server or "
+            "etcd, or a FelixConfiguration change."
+        ),
+    ),
+    AlertDefinition(
+        name="CalicoFelixNotInSync",
+        component="felix",
+        expr=(
+            "felix_resync_state{job=${job}} != 3"
+            " unless on (${c}job) (count by (${c}job) (felix_resync_state{job=${job}} != 3)"
+            " / count by (${c}job) (up{job=${job}}) > 0.1)"
+        ),
+        for_="15m",
+        severity="warning",
+        why=_WARNING_NODE + " (CalicoFelixNotInSyncWidespread)",
+        summary=f"Felix on node {_NODE} is not in sync with the datastore.",
+        description=(
+            f"Felix ({_FELIX_TARGET}) has reported sync state {_COUNT} (1 waiting "
+            "for the datastore, 2 resyncing; 3 is in sync) for more than ${for}. "
+            "It is not applying the current policy and endpoints."
+        ),
+    ),
+    AlertDefinition(
+        name="CalicoFelixNotInSyncWidespread",
+        component="felix",
+        expr=_breadth("felix_resync_state{job=${job}} != 3"),
+        for_="15m",
+        severity="critical",
+        threshold=0.1,
+        threshold_max=1,
+        threshold_meaning="share of Felix targets not in sync with the datastore",
+        threshold_style="percent",
+        why=_CRITICAL_BREADTH,
+        summary="{{ $value | humanizePercentage }} of Felix instances are not in sync with the datastore.",
+        description=(
+            f"{_SHARE} of the Felix targets of job {{{{ $labels.job }}}} have not been "
+            "in sync with the datastore for more than ${for} (threshold "
+            "${threshold_text}). New pods, policies and services are not being "
+            "programmed on those nodes; check Typha and the API server first."
+        ),
+    ),
+    AlertDefinition(
+        name="CalicoFelixBPFDirtyEndpoints",
+        component="felix",
+        # Registered in every mode (0 outside eBPF mode).
+        expr="felix_bpf_dirty_dataplane_endpoints{job=${job}} > 0",
+        for_="15m",
+        severity="warning",
+        why="warning: some endpoints on one node run stale eBPF programs",
+        summary=f"Felix on node {_NODE} has eBPF endpoints it failed to program.",
+        description=(
+            f"Felix ({_FELIX_TARGET}) has had {_COUNT} eBPF endpoints left dirty "
+            "after a failure for more than ${for}. Their policy may be out of date."
         ),
     ),
     # --- Typha ---------------------------------------------------------------
@@ -281,6 +516,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
         expr="up{job=${job}} == 0",
         for_="5m",
         severity="warning",
+        why="warning: the other replicas take its clients over",
         summary="Typha pod {{ $labels.pod }} cannot be scraped.",
         description=(
             "Prometheus has failed to scrape Typha (pod {{ $labels.pod }}, "
@@ -290,11 +526,26 @@ ALERTS: tuple[AlertDefinition, ...] = (
         ),
     ),
     AlertDefinition(
+        name="CalicoTyphaAllDown",
+        component="typha",
+        expr="max by (${c}job) (up{job=${job}}) == 0",
+        for_="5m",
+        severity="critical",
+        why="critical: with no Typha, no Felix in the cluster receives datastore updates",
+        summary="No Typha replica of job {{ $labels.job }} can be scraped.",
+        description=(
+            "Every Typha target of job {{ $labels.job }} has been down for more "
+            "than ${for}. Felix on every node gets no policy, endpoint or route "
+            "updates until a Typha replica serves again."
+        ),
+    ),
+    AlertDefinition(
         name="CalicoTyphaTargetsMissing",
         component="typha",
         expr="absent(up{job=${job}})",
         for_="15m",
         severity="critical",
+        why="critical: no Typha pod at all, or nothing can watch it",
         summary="Prometheus has no Typha targets for job {{ $labels.job }}.",
         description=(
             "No scrape target with job {{ $labels.job }} has existed for more "
@@ -309,6 +560,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
         expr=RECORD_TYPHA_DROP_RATE + "{job=${job}} > 0",
         for_="30m",
         severity="warning",
+        why="warning: capacity; clients reconnect to other replicas",
         summary="Typha pod {{ $labels.pod }} keeps dropping client connections.",
         description=(
             "Typha (pod {{ $labels.pod }}) has been closing Felix connections to "
@@ -318,6 +570,43 @@ ALERTS: tuple[AlertDefinition, ...] = (
             "clients keep reconnecting."
         ),
     ),
+    AlertDefinition(
+        name="CalicoTyphaClientsLagging",
+        component="typha",
+        expr='typha_client_latency_secs{job=${job}, quantile="0.99"} > ${threshold}',
+        for_="10m",
+        severity="warning",
+        threshold=60,
+        threshold_meaning="seconds (99th percentile of how far behind Typha's clients are)",
+        threshold_style="seconds",
+        why="warning: updates reach this replica's clients late; Typha cuts clients off at 300s",
+        summary="Clients of Typha pod {{ $labels.pod }} ({{ $labels.syncer }} syncer) lag behind.",
+        description=(
+            "The 99th percentile of how far behind the current state the "
+            "{{ $labels.syncer }} clients of Typha pod {{ $labels.pod }} are has "
+            "been {{ $value | humanizeDuration }}, above ${threshold_text}, for more "
+            "than ${for}. Typha disconnects clients that fall 300 seconds behind."
+        ),
+    ),
+    AlertDefinition(
+        name="CalicoTyphaPingSlow",
+        component="typha",
+        expr='typha_ping_latency{job=${job}, quantile="0.99"} > ${threshold}',
+        for_="15m",
+        severity="warning",
+        threshold=1,
+        threshold_meaning="seconds (99th percentile of Typha's ping round trip to clients)",
+        threshold_style="seconds",
+        why="warning: a slow replica or network; clients still get updates",
+        summary="Typha pod {{ $labels.pod }} sees slow pings to its {{ $labels.syncer }} clients.",
+        description=(
+            "The 99th percentile round trip of Typha pod {{ $labels.pod }}'s pings "
+            "to its {{ $labels.syncer }} clients has been "
+            "{{ $value | humanizeDuration }}, above ${threshold_text}, for more than "
+            "${for}. Typha or its clients are overloaded, or the network between "
+            "them is."
+        ),
+    ),
     # --- calico-kube-controllers --------------------------------------------
     AlertDefinition(
         name="CalicoKubeControllersDown",
@@ -325,6 +614,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
         expr="up{job=${job}} == 0",
         for_="5m",
         severity="warning",
+        why="warning: IPAM clean-up pauses; nothing breaks at once",
         summary="calico-kube-controllers pod {{ $labels.pod }} cannot be scraped.",
         description=(
             "Prometheus has failed to scrape calico-kube-controllers (pod "
@@ -339,6 +629,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
         expr="absent(up{job=${job}})",
         for_="15m",
         severity="warning",
+        why="warning: IP pool alerts go blind; nothing breaks at once",
         summary=("Prometheus has no calico-kube-controllers targets for job {{ $labels.job }}."),
         description=(
             "No scrape target with job {{ $labels.job }} has existed for more "
@@ -357,12 +648,47 @@ ALERTS: tuple[AlertDefinition, ...] = (
         threshold_max=1,
         threshold_meaning="fraction of the pool's usable addresses in use",
         threshold_style="percent",
+        why="warning: there is time to add a pool; pods still start",
         summary="Calico IP pool {{ $labels.ippool }} is nearly exhausted.",
         description=(
             "{{ $value | humanizePercentage }} of the usable addresses in IP "
             "pool {{ $labels.ippool }} are allocated, above ${threshold_text}, "
             "and have been for more than ${for}. When the pool is full, new "
             "pods that need an address from it cannot start."
+        ),
+    ),
+    AlertDefinition(
+        name="CalicoIPPoolBlocksExhausted",
+        component="kube-controllers",
+        expr=RECORD_IPPOOL_BORROWED + "{job=${job}} > 0",
+        for_="15m",
+        severity="warning",
+        why="warning: pods still start by borrowing, but new nodes get no block of their own",
+        summary="Calico IP pool {{ $labels.ippool }} has no free block left.",
+        description=(
+            f"Nodes hold {_COUNT} addresses borrowed from blocks affine to other "
+            "nodes in IP pool {{ $labels.ippool }}, and have for more than ${for}. "
+            "Calico borrows only when the pool has no unclaimed block left, which "
+            "happens long before its addresses run out on large clusters. New "
+            "nodes get no block of their own; with strictAffinity pods fail to get "
+            "an address."
+        ),
+    ),
+    AlertDefinition(
+        name="CalicoIPAMGarbageCollectionStuck",
+        component="kube-controllers",
+        expr=(
+            "max by (${c}job, ippool, node, exported_node) (ipam_allocations_gc_candidates{job=${job}}) > 0"
+        ),
+        for_="1h",
+        severity="warning",
+        why="warning: leaked addresses pile up slowly",
+        summary=f"Leaked addresses on node {_IPAM_NODE} are not being released.",
+        description=(
+            f"{_COUNT} addresses of IP pool {{{{ $labels.ippool }}}} on node "
+            f"{_IPAM_NODE} have looked leaked for more than ${{for}}. "
+            "calico-kube-controllers releases candidates after a grace period (15 "
+            "minutes by default), so they should have gone back to zero."
         ),
     ),
 )
@@ -377,7 +703,15 @@ _DURATION_RE = re.compile(
     r"(?:[0-9]+s)?(?:[0-9]+ms)?)$"
 )
 
-_PLACEHOLDER_RE = re.compile(r"\$\{(job|threshold|threshold_text|for)\}")
+_PLACEHOLDER_RE = re.compile(r"\$\{(job|threshold|threshold_text|for|c)\}")
+
+
+_LABEL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def is_label_name(value: object) -> bool:
+    """A Prometheus label name that is not reserved (``__`` prefix)."""
+    return isinstance(value, str) and bool(_LABEL_NAME_RE.match(value)) and not value.startswith("__")
 
 
 def promql_string(value: str) -> str:
@@ -510,6 +844,7 @@ def build_rule_groups(
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
     components: Iterable[str] = ("felix", "typha", "kube-controllers"),
     include_alerts: bool = True,
+    cluster_label: str | None = None,
 ) -> list[dict]:
     """Return the ``spec.groups`` of a PrometheusRule for the given components.
 
@@ -519,13 +854,18 @@ def build_rule_groups(
     rules first (so its alerts see values from the same evaluation), then its
     enabled alerts (none with ``include_alerts=False``: the recording rules the
     dashboards use).  Overrides for alerts of components not built are checked
-    but otherwise ignored.
+    but otherwise ignored.  ``cluster_label`` (say ``cluster``, as Thanos, Mimir
+    or a multi-cluster Prometheus add) is kept by every aggregation and join, so
+    one rule set evaluated over many clusters never mixes them.
     """
     validate_overrides(overrides)
     overrides = overrides or {}
     if not isinstance(runbook_base_url, str) or not runbook_base_url:
         raise ValueError(f"runbook_base_url: expected a non-empty URL, got {runbook_base_url!r}")
     component_jobs = _component_jobs(jobs, components)
+    if cluster_label is not None and not is_label_name(cluster_label):
+        raise ValueError(f"cluster_label: expected a Prometheus label name, got {cluster_label!r}")
+    cluster = f"{cluster_label}, " if cluster_label else ""
 
     groups: list[dict] = []
     for component, job in component_jobs.items():
@@ -537,7 +877,7 @@ def build_rule_groups(
             rules.append(
                 {
                     "record": rec.record,
-                    "expr": _substitute(_squash(rec.expr), {"job": job_literal}),
+                    "expr": _substitute(_squash(rec.expr), {"job": job_literal, "c": cluster}),
                 }
             )
         for alert in ALERTS:
@@ -548,7 +888,7 @@ def build_rule_groups(
                 continue
             threshold = settings.get("threshold", alert.threshold)
             duration = str(settings.get("for", alert.for_))
-            values = {"job": job_literal, "for": duration}
+            values = {"job": job_literal, "for": duration, "c": cluster}
             if threshold is not None:
                 values["threshold"] = _number(threshold)
                 values["threshold_text"] = _threshold_text(alert, threshold)

@@ -22,7 +22,12 @@ class CalicoAlerts(pulumi.ComponentResource):
     ) -> None:
         super().__init__("calico-monitoring:index:CalicoAlerts", name, None, opts)
         groups = build_rule_groups(
-            jobs, alerts.overrides, alerts.runbook_base_url, components=list(jobs), include_alerts=alerts.enabled
+            jobs,
+            alerts.overrides,
+            alerts.runbook_base_url,
+            components=list(jobs),
+            include_alerts=alerts.enabled,
+            cluster_label=alerts.cluster_label,
         )
         manifest = prometheus_rule(alerts.name, alerts.namespace, alerts.labels, groups)
         self.rule = custom_resource(f"{name}-prometheusrule", manifest, self)

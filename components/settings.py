@@ -145,6 +145,8 @@ class AlertSettings:
     labels: tuple[tuple[str, str], ...] = ()
     runbook_base_url: str = ""
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Label that tells clusters apart where one Prometheus, Thanos or Mimir sees several.
+    cluster_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -696,7 +698,7 @@ def _parse_workload(s: _Section, d: WorkloadSettings) -> WorkloadSettings:
 
 
 def _parse_alerts(s: _Section, pod_monitor: PodMonitorSettings) -> AlertSettings:
-    from components.alert_rules import DEFAULT_RUNBOOK_BASE_URL, validate_overrides
+    from components.alert_rules import DEFAULT_RUNBOOK_BASE_URL, is_label_name, validate_overrides
 
     labels = _parse_labels(s, "labels") if "labels" in s.raw else pod_monitor.labels
     overrides = s.get("overrides", {})
@@ -717,6 +719,9 @@ def _parse_alerts(s: _Section, pod_monitor: PodMonitorSettings) -> AlertSettings
             "an http(s) URL of the runbook page",
         ),
         overrides=overrides,
+        cluster_label=s.string(
+            "clusterLabel", None, is_label_name, "a Prometheus label name such as cluster (not starting with __)"
+        ),
     )
     s.reject_unknown()
     return result

@@ -20,6 +20,7 @@ from components.alert_rules import (
     ALERTS,
     DEFAULT_JOBS,
     DEFAULT_RUNBOOK_BASE_URL,
+    NODE_NOT_READY,
     RECORDING_RULES,
     build_rule_groups,
     promql_string,
@@ -43,8 +44,11 @@ OVERRIDES = {
 # Files built with the defaults are the ones the coverage test reads.
 FIXTURE_OVERRIDES: dict[str, dict | None] = {
     "felix.yaml": None,
+    "felix_breadth.yaml": None,
     "typha.yaml": None,
+    "typha_symptoms.yaml": None,
     "kube_controllers.yaml": None,
+    "kube_controllers_ipam.yaml": None,
     "overrides.yaml": OVERRIDES,
 }
 DEFAULT_FIXTURES = tuple(name for name, ov in FIXTURE_OVERRIDES.items() if ov is None)
@@ -61,8 +65,15 @@ SELECTED_NAMES = (
     "felix_nft_set_errors",
     "felix_nft_list_errors",
     "felix_resyncs_started",
+    "felix_resync_state",
+    "felix_bpf_dirty_dataplane_endpoints",
+    "process_start_time_seconds",
     "typha_connections_dropped",
+    "typha_client_latency_secs",
+    "typha_ping_latency",
     "ipam_allocations_in_use",
+    "ipam_allocations_borrowed",
+    "ipam_allocations_gc_candidates",
     "ipam_ippool_size",
     "ipam_ippool_reserved",
     *(r.record for r in RECORDING_RULES),
@@ -166,8 +177,9 @@ def test_every_selector_is_scoped_to_its_job():
                     selector = expr[m.end() :]
                     assert selector.startswith("{" + literal), (rule, name)
             assert found, rule
-            # Every selector in the expression carries the job matcher.
-            assert expr.count("{") == expr.count(literal), rule
+            # Every selector in the expression carries the job matcher, except the
+            # kube-state-metrics node condition Felix-down is joined with.
+            assert expr.count("{") - expr.count(NODE_NOT_READY) == expr.count(literal), rule
 
 
 def test_job_value_is_escaped_as_promql_string():
@@ -194,34 +206,69 @@ def test_missing_job_falls_back_to_default():
 def test_defaults():
     alerts = alerts_by_name(build_rule_groups(DEFAULT_JOBS))
     expected = {
-        "CalicoFelixDown": ("5m", "critical"),
+        "CalicoFelixDown": ("10m", "warning"),
+        "CalicoFelixDownWidespread": ("5m", "critical"),
         "CalicoFelixTargetsMissing": ("15m", "critical"),
-        "CalicoFelixDataplaneFailures": ("15m", "critical"),
+        "CalicoFelixRestarting": ("10m", "warning"),
+        "CalicoFelixDataplaneFailures": ("15m", "warning"),
+        "CalicoFelixDataplaneFailuresWidespread": ("15m", "critical"),
         "CalicoFelixIptablesErrors": ("15m", "warning"),
         "CalicoFelixIpsetErrors": ("15m", "warning"),
         "CalicoFelixNftablesErrors": ("15m", "warning"),
         "CalicoFelixDataplaneApplySlow": ("15m", "warning"),
-        "CalicoFelixFrequentResyncs": ("10m", "warning"),
+        "CalicoFelixFrequentResyncs": ("15m", "warning"),
+        "CalicoFelixResyncsWidespread": ("15m", "warning"),
+        "CalicoFelixNotInSync": ("15m", "warning"),
+        "CalicoFelixNotInSyncWidespread": ("15m", "critical"),
+        "CalicoFelixBPFDirtyEndpoints": ("15m", "warning"),
         "CalicoTyphaDown": ("5m", "warning"),
+        "CalicoTyphaAllDown": ("5m", "critical"),
         "CalicoTyphaTargetsMissing": ("15m", "critical"),
         "CalicoTyphaConnectionsDropped": ("30m", "warning"),
+        "CalicoTyphaClientsLagging": ("10m", "warning"),
+        "CalicoTyphaPingSlow": ("15m", "warning"),
         "CalicoKubeControllersDown": ("5m", "warning"),
         "CalicoKubeControllersTargetsMissing": ("15m", "warning"),
         "CalicoIPPoolNearlyExhausted": ("15m", "warning"),
+        "CalicoIPPoolBlocksExhausted": ("15m", "warning"),
+        "CalicoIPAMGarbageCollectionStuck": ("1h", "warning"),
     }
     assert set(expected) == set(ALERT_NAMES)
     for name, (duration, severity) in expected.items():
         assert alerts[name]["for"] == duration, name
         assert alerts[name]["labels"] == {"severity": severity}, name
     assert alerts["CalicoFelixDataplaneApplySlow"]["expr"].endswith("> 5")
-    assert alerts["CalicoFelixFrequentResyncs"]["expr"].endswith("> 3")
+    assert "> 2 unless" in alerts["CalicoFelixFrequentResyncs"]["expr"]
     assert alerts["CalicoIPPoolNearlyExhausted"]["expr"].endswith("> 0.9")
     with_threshold = {a.name for a in ALERTS if a.threshold is not None}
     assert with_threshold == {
+        "CalicoFelixDownWidespread",
+        "CalicoFelixRestarting",
+        "CalicoFelixDataplaneFailuresWidespread",
         "CalicoFelixDataplaneApplySlow",
         "CalicoFelixFrequentResyncs",
+        "CalicoFelixResyncsWidespread",
+        "CalicoFelixNotInSyncWidespread",
+        "CalicoTyphaClientsLagging",
+        "CalicoTyphaPingSlow",
         "CalicoIPPoolNearlyExhausted",
     }
+
+
+def test_every_alert_states_why_its_severity():
+    for alert in ALERTS:
+        assert alert.why.startswith(alert.severity + ":"), alert.name
+
+
+def test_cluster_label_is_kept_by_every_aggregation_and_join():
+    plain = build_rule_groups(DEFAULT_JOBS)
+    with_cluster = build_rule_groups(DEFAULT_JOBS, cluster_label="cluster")
+    for before, after in zip(all_rules(plain), all_rules(with_cluster), strict=True):
+        for clause in re.findall(r"\b(?:by|on) \(([^)]*)\)", after["expr"]):
+            assert clause.startswith("cluster, "), (after.get("alert") or after["record"], clause)
+        assert after["expr"].replace("cluster, ", "") == before["expr"]
+    with pytest.raises(ValueError, match="cluster_label"):
+        build_rule_groups(DEFAULT_JOBS, cluster_label="__cluster")
 
 
 def test_counters_are_used_without_total_suffix_and_summary_by_quantile():
@@ -264,7 +311,7 @@ def test_fractional_and_integer_thresholds_render_cleanly():
     )
     assert alerts["CalicoFelixDataplaneApplySlow"]["expr"].endswith("> 2.5")
     assert "above 2.5s" in alerts["CalicoFelixDataplaneApplySlow"]["annotations"]["description"]
-    assert alerts["CalicoFelixFrequentResyncs"]["expr"].endswith("> 10")
+    assert "> 10 unless" in alerts["CalicoFelixFrequentResyncs"]["expr"]
     assert alerts["CalicoIPPoolNearlyExhausted"]["expr"].endswith("> 1")
     assert "above 100%" in alerts["CalicoIPPoolNearlyExhausted"]["annotations"]["description"]
 

@@ -219,6 +219,11 @@ def test_operator_install_defaults():
     }
 
 
+def test_alerts_cluster_label():
+    assert parse_settings(KDD).alerts.cluster_label is None
+    assert parse_settings(with_key("alerts", {"clusterLabel": "cluster"})).alerts.cluster_label == "cluster"
+
+
 def test_manifest_install_defaults_leave_typha_off():
     settings = parse_settings(KDD)
     assert settings.install == "manifest" and settings.typha.enabled is False
@@ -237,6 +242,8 @@ MORE_BAD = [
     ("alerts", {"overrides": {"CalicoFelixDwn": {"for": "5m"}}}, ["alerts.overrides.CalicoFelixDwn", "unknown alert"]),
     ("alerts", {"overrides": {"CalicoFelixDown": {"for": "5 minutes"}}}, ["CalicoFelixDown.for", "5 minutes"]),
     ("alerts", {"runbookBaseUrl": "docs/runbooks.md"}, ['alerts.runbookBaseUrl: got "docs/runbooks.md"']),
+    ("alerts", {"clusterLabel": "k8s-cluster"}, ['alerts.clusterLabel: got "k8s-cluster"; expected a Prometheus label']),
+    ("alerts", {"clusterLabel": "__name__"}, ['alerts.clusterLabel: got "__name__"']),
     ("dashboards", {"datasource": "my prometheus"}, ['dashboards.datasource: got "my prometheus"']),
     ("dashboards", {"import": "a.json"}, ['dashboards.import: got "a.json"; expected a list']),
     ("renderYamlTo", 5, ["calico-monitoring:renderYamlTo: got 5; expected a directory path"]),
