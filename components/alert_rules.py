@@ -168,9 +168,13 @@ RECORDING_RULES: tuple[RecordingRule, ...] = (
             (
                 count by (${c}job) (
                     max by (${c}job, instance) (
-                        (""" + RECORD_FELIX_RESYNCS + """{job=${job}} > 0)
+                        ("""
+        + RECORD_FELIX_RESYNCS
+        + """{job=${job}} > 0)
                       or
-                        (""" + RECORD_FELIX_RESTARTS + """{job=${job}} > 0)
+                        ("""
+        + RECORD_FELIX_RESTARTS
+        + """{job=${job}} > 0)
                     )
                 )
               or
@@ -222,6 +226,7 @@ RECORDING_RULES: tuple[RecordingRule, ...] = (
         """,
     ),
 )
+
 
 def _breadth(selected: str) -> str:
     """Share of the job's Felix targets in ``selected`` above ${threshold}, and at least two of them.
@@ -677,9 +682,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoIPAMGarbageCollectionStuck",
         component="kube-controllers",
-        expr=(
-            "max by (${c}job, ippool, node, exported_node) (ipam_allocations_gc_candidates{job=${job}}) > 0"
-        ),
+        expr=("max by (${c}job, ippool, node, exported_node) (ipam_allocations_gc_candidates{job=${job}}) > 0"),
         for_="1h",
         severity="warning",
         why="warning: leaked addresses pile up slowly",

@@ -83,7 +83,13 @@ def typha_target(i: int, fixture: str = "typha-quiet", pod_suffix: str = "", nod
 
 
 def kc_target(fixture: str = "kube-controllers-quiet", pod_suffix: str = "") -> Target:
-    return Target(KC_JOB, f"calico-kube-controllers-1{pod_suffix}", f"10.0.2.1{pod_suffix and '1'}:9094", None, EXPOSITIONS[fixture])
+    return Target(
+        KC_JOB,
+        f"calico-kube-controllers-1{pod_suffix}",
+        f"10.0.2.1{pod_suffix and '1'}:9094",
+        None,
+        EXPOSITIONS[fixture],
+    )
 
 
 def sample_value(exposition: Exposition, sample: Sample, minutes_running: int) -> float:
@@ -213,9 +219,7 @@ def input_series(
         if target.job == FELIX_JOB and target.node:
             nodes.add(target.node)
         series.append({"series": _series_name("up", labels.items()), "values": compress(up_tokens(timeline))})
-        restart_starts = {
-            began: 1_764_000_000.0 + 60 * began for began in (timeline.start, *timeline.restarts)
-        }
+        restart_starts = {began: 1_764_000_000.0 + 60 * began for began in (timeline.start, *timeline.restarts)}
         for sample in target.exposition.samples:
             family = target.exposition.family_of(sample.name)
             if family not in selected and sample.name not in selected:
@@ -235,7 +239,9 @@ def input_series(
         since = (not_ready or {}).get(node)
         tokens: list[Token] = [0.0 if since is not None and m >= since else 1.0 for m in range(MINUTES + 1)]
         labels = {"job": "kube-state-metrics", "node": node, "condition": "Ready", "status": "true"}
-        series.append({"series": _series_name("kube_node_status_condition", labels.items()), "values": compress(tokens)})
+        series.append(
+            {"series": _series_name("kube_node_status_condition", labels.items()), "values": compress(tokens)}
+        )
     return series
 
 

@@ -66,7 +66,9 @@ def node_drain() -> tuple[list[Timeline], dict[str, int]]:
     timelines = replaced(
         timelines, "calico-typha-3", 60, Timeline(typha_target(3, pod_suffix="-b", node=4), born=0, start=61)
     )
-    timelines = replaced(timelines, "calico-kube-controllers-1", 60, Timeline(kc_target(pod_suffix="-b"), born=0, start=61))
+    timelines = replaced(
+        timelines, "calico-kube-controllers-1", 60, Timeline(kc_target(pod_suffix="-b"), born=0, start=61)
+    )
     timelines = [
         replace(t, up=lambda minute: minute < 71) if t.target.pod == "calico-node-n03" else t for t in timelines
     ]
@@ -106,7 +108,9 @@ def test_every_alert_is_silent(promtool, tmp_path, scenario):
         "interval": "1m",
         "input_series": input_series(timelines, SELECTED, not_ready),
         "alert_rule_test": [
-            {"eval_time": f"{minute}m", "alertname": name, "exp_alerts": []} for minute in minutes for name in ALERT_NAMES
+            {"eval_time": f"{minute}m", "alertname": name, "exp_alerts": []}
+            for minute in minutes
+            for name in ALERT_NAMES
         ],
     }
     run_promtool(promtool, "test", "rules", str(promtool_file(tmp_path, scenario, test)))

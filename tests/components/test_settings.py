@@ -242,7 +242,11 @@ MORE_BAD = [
     ("alerts", {"overrides": {"CalicoFelixDwn": {"for": "5m"}}}, ["alerts.overrides.CalicoFelixDwn", "unknown alert"]),
     ("alerts", {"overrides": {"CalicoFelixDown": {"for": "5 minutes"}}}, ["CalicoFelixDown.for", "5 minutes"]),
     ("alerts", {"runbookBaseUrl": "docs/runbooks.md"}, ['alerts.runbookBaseUrl: got "docs/runbooks.md"']),
-    ("alerts", {"clusterLabel": "k8s-cluster"}, ['alerts.clusterLabel: got "k8s-cluster"; expected a Prometheus label']),
+    (
+        "alerts",
+        {"clusterLabel": "k8s-cluster"},
+        ['alerts.clusterLabel: got "k8s-cluster"; expected a Prometheus label'],
+    ),
     ("alerts", {"clusterLabel": "__name__"}, ['alerts.clusterLabel: got "__name__"']),
     ("dashboards", {"datasource": "my prometheus"}, ['dashboards.datasource: got "my prometheus"']),
     ("dashboards", {"import": "a.json"}, ['dashboards.import: got "a.json"; expected a list']),
