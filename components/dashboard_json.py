@@ -568,7 +568,9 @@ def pack_into_configmaps(
 ) -> list[dict[str, str]]:
     """Split {key: text} into as few groups as possible, each at most ``limit_bytes``.
 
-    A group's size is the sum of the UTF-8 lengths of its keys and values. The
+    A group's size is the sum of the UTF-8 lengths of its keys and of its values
+    as JSON strings (quotes and escapes included: that is how the API server and
+    kubectl's last-applied annotation carry them). The
     result is deterministic: each group's keys are sorted and the groups are
     ordered by their first key. Groups come from first-fit decreasing, improved
     by an exhaustive search when that might save a group (for up to 24 files).
@@ -580,7 +582,7 @@ def pack_into_configmaps(
     for key, text in files.items():
         if not isinstance(key, str) or not isinstance(text, str):
             raise DashboardError(f"{key}: ConfigMap keys and values must be strings")
-        sizes[key] = len(key.encode("utf-8")) + len(text.encode("utf-8"))
+        sizes[key] = len(key.encode("utf-8")) + len(json.dumps(text, ensure_ascii=False).encode("utf-8"))
     too_large = sorted(key for key, size in sizes.items() if size > limit_bytes)
     if too_large:
         key = too_large[0]

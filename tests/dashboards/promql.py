@@ -106,6 +106,8 @@ def selectors(expr: str) -> list[Selector]:
             i = len(expr) if newline < 0 else newline + 1
         elif char in "\"'`":
             i = _skip_string(expr, i)
+        elif char == "$" and _IDENT.match(expr, i + 1):
+            i += 1 + len(_IDENT.match(expr, i + 1).group(0))  # a dashboard variable standing for a number
         elif char == "[":
             i = _close(expr, i, "[", "]")  # range or subquery
         elif char == "{":

@@ -358,12 +358,15 @@ def test_a_one_panel_change_is_a_small_diff():
 
 
 def files_of_sizes(sizes: dict[str, int]) -> dict[str, str]:
-    """{key: text} whose key + value take exactly the given number of bytes."""
-    return {key: "x" * (size - len(key)) for key, size in sizes.items()}
+    """{key: text} whose key + value (as a quoted JSON string) take exactly the given number of bytes."""
+    return {key: "x" * (size - len(key) - 2) for key, size in sizes.items()}
 
 
 def group_sizes(groups: list[dict[str, str]]) -> list[int]:
-    return [sum(len(k.encode()) + len(v.encode()) for k, v in group.items()) for group in groups]
+    return [
+        sum(len(k.encode()) + len(json.dumps(v, ensure_ascii=False).encode()) for k, v in group.items())
+        for group in groups
+    ]
 
 
 def test_pack_everything_in_one_group_when_it_fits():
@@ -383,12 +386,20 @@ def test_pack_finds_the_fewest_groups_where_first_fit_decreasing_does_not():
 
 
 def test_pack_counts_utf8_bytes_and_allows_exactly_the_limit():
-    files = {"ä.json": "ö" * 10}  # 7 + 20 bytes
-    assert group_sizes(pack_into_configmaps(files, limit_bytes=27)) == [27]
+    files = {"ä.json": "ö" * 10}  # 7 + 20 bytes, and the 2 quotes of the JSON string
+    assert group_sizes(pack_into_configmaps(files, limit_bytes=29)) == [29]
     with pytest.raises(
-        DashboardError, match=r"^ä.json: 27 bytes \(key and content\) is more than the ConfigMap limit of 26"
+        DashboardError, match=r"^ä.json: 29 bytes \(key and content\) is more than the ConfigMap limit of 28"
     ):
-        pack_into_configmaps(files, limit_bytes=26)
+        pack_into_configmaps(files, limit_bytes=28)
+
+
+def test_pack_counts_the_escapes_a_json_string_needs():
+    """Quotes and newlines cost two bytes each in the ConfigMap as the API server stores it."""
+    files = {"a.json": '{\n"x"\n}'}  # 6 + 7 characters, 4 of them escaped, and 2 quotes
+    assert group_sizes(pack_into_configmaps(files, limit_bytes=19)) == [19]
+    with pytest.raises(DashboardError, match=r"^a.json: 19 bytes"):
+        pack_into_configmaps(files, limit_bytes=18)
 
 
 def test_pack_is_deterministic_whatever_the_input_order():

@@ -1,0 +1,181 @@
+"""Every panel of every shipped dashboard, on every realistic fixture, against a real Prometheus.
+
+Each fixture in tests/fixtures/metrics/targets/ is served as its own scrape job (two pods
+for Felix and Typha, one for kube-controllers) and Prometheus evaluates the recording
+rules for each job. Every panel query then runs with ``$job`` set to a fixture's job,
+and what it shows must be what tests/dashboards/panel_expectations.yaml says for that
+panel on that fixture:
+
+* ``value``: at least one series, every value a finite number, one of them not 0;
+* ``zero``: at least one series, every value exactly 0 (a healthy error rate);
+* ``none``: no series: "No data" is the truth there (a summary with nothing observed
+  in its window, a family the fixture does not have).
+
+A NaN is never acceptable: no panel may show NaN to a person.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.alert_rules import build_rule_groups
+from components.dashboard_json import shipped_dashboards
+from tests.dashboards.expositions import Exposition, load_expositions
+from tests.dashboards.grafana import Query, panel_queries, substitute, unresolved_variables
+from tests.dashboards.prometheus_harness import Prometheus, PrometheusError, Target, scrape_config
+from tests.support.binaries import require_binary
+from tests.support.promtool import write_rule_file
+
+EXPECTATIONS_FILE = Path(__file__).with_name("panel_expectations.yaml")
+EXPOSITIONS = load_expositions()
+DASHBOARD_COMPONENT = {"felix.json": "felix", "typha.json": "typha", "kube-controllers.json": "kube-controllers"}
+KINDS = ("value", "zero", "none")
+BUILTIN_VALUES = {"__rate_interval": "15s", "__interval": "2s", "__range": "1m", "top_n": "10"}
+MIN_SAMPLES = 8
+STARTUP_BUDGET_SECONDS = 60
+
+
+def job_of(fixture: str) -> str:
+    return f"fixture/{fixture}"
+
+
+def targets() -> list[Target]:
+    out = []
+    for n, (name, exposition) in enumerate(sorted(EXPOSITIONS.items()), start=1):
+        component = exposition.component
+        pods = 1 if component == "kube-controllers" else 2
+        port = {"felix": 9091, "typha": 9093, "kube-controllers": 9094}[component]
+        for pod in range(1, pods + 1):
+            out.append(
+                Target(
+                    job_of(name),
+                    name,
+                    f"{name}-{pod}",
+                    f"node-{n}-{pod}",
+                    f"10.1.{n}.{pod}",
+                    port,
+                    component,
+                    add_node_label=component != "kube-controllers",
+                )
+            )
+    return out
+
+
+class FixtureServer:
+    """Serves /metrics/<fixture>/<pod>, counting scrapes per path."""
+
+    def __init__(self, expositions: dict[str, Exposition]) -> None:
+        from tests.dashboards.prometheus_harness import MetricsServer
+
+        class Sections:
+            sections = expositions
+
+            @staticmethod
+            def render(fixture: str, scrape: int) -> str:
+                return expositions[fixture].render(scrape)
+
+        self._server = MetricsServer(Sections)  # type: ignore[arg-type]
+        self.port = self._server.port
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def expectations() -> dict[str, dict[str, dict[str, str]]]:
+    return yaml.safe_load(EXPECTATIONS_FILE.read_text(encoding="utf-8"))
+
+
+def queries() -> list[Query]:
+    return [q for name, dashboard in shipped_dashboards().items() for q in panel_queries(name, dashboard)]
+
+
+def query_key(query: Query) -> str:
+    return f"{query.panel_title} / {query.ref_id}"
+
+
+def classify(result: list[dict]) -> str:
+    if not result:
+        return "none"
+    values = [float(series["value"][1]) for series in result]
+    if any(math.isnan(v) for v in values):
+        return "NaN"
+    return "zero" if all(v == 0 for v in values) else "value"
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory):
+    binary = require_binary("prometheus")
+    workdir = tmp_path_factory.mktemp("prometheus-fixtures")
+    server = FixtureServer(EXPOSITIONS)
+    instance = None
+    try:
+        rule_files = []
+        for name, exposition in sorted(EXPOSITIONS.items()):
+            groups = build_rule_groups(
+                {exposition.component: job_of(name)}, components=[exposition.component], include_alerts=False
+            )
+            rule_files.append(write_rule_file(workdir / f"{name}.rules.yml", groups))
+        config_file = workdir / "prometheus.yml"
+        all_targets = targets()
+        config_file.write_text(yaml.safe_dump(scrape_config(all_targets, server.port, rule_files), sort_keys=False))
+        deadline = time.monotonic() + STARTUP_BUDGET_SECONDS
+        instance = Prometheus(binary, config_file, workdir / "data", workdir / "prometheus.log")
+        instance.wait_ready(deadline)
+        instance.wait_for_samples(all_targets, MIN_SAMPLES, deadline)
+        yield instance
+    finally:
+        if instance is not None:
+            instance.stop()
+        server.close()
+
+
+def observe(prometheus: Prometheus, query: Query, fixture: str, now: float) -> str:
+    expr = substitute(query.expr, {"job": job_of(fixture), "node": ".*", "ippool": ".*", **BUILTIN_VALUES})
+    left = unresolved_variables(expr)
+    if left:
+        return f"unknown variables {left}"
+    try:
+        return classify(prometheus.query(expr, at=now))
+    except PrometheusError as err:
+        return f"error {err}"
+
+
+def test_expectations_name_every_panel_query_and_only_known_kinds():
+    table = expectations()
+    for dashboard, component in DASHBOARD_COMPONENT.items():
+        keys = {query_key(q) for q in queries() if q.dashboard == dashboard}
+        assert set(table[dashboard]) == keys, dashboard
+        fixtures = {n for n, e in EXPOSITIONS.items() if e.component == component}
+        for key, row in table[dashboard].items():
+            assert set(row) <= {"all", *fixtures}, (dashboard, key)
+            assert set(row.values()) <= set(KINDS), (dashboard, key)
+
+
+def test_every_panel_on_every_fixture_shows_what_it_should(prometheus):
+    now = time.time()
+    table = expectations()
+    problems = []
+    checked = 0
+    for query in queries():
+        component = DASHBOARD_COMPONENT[query.dashboard]
+        row = table[query.dashboard][query_key(query)]
+        for fixture in sorted(n for n, e in EXPOSITIONS.items() if e.component == component):
+            expected = row.get(fixture, row.get("all"))
+            seen = observe(prometheus, query, fixture, now)
+            checked += 1
+            if seen != expected:
+                problems.append(f"{query} on {fixture}: shows {seen}, expected {expected}")
+    assert checked > 200
+    assert not problems, "\n".join(problems)
+
+
+def test_the_classification_sees_nan_and_zero():
+    assert classify([]) == "none"
+    assert classify([{"value": [0, "0"]}, {"value": [0, "0"]}]) == "zero"
+    assert classify([{"value": [0, "0"]}, {"value": [0, "2.5"]}]) == "value"
+    assert classify([{"value": [0, "1"]}, {"value": [0, "NaN"]}]) == "NaN"
