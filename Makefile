@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STACK ?=
 
-.PHONY: up test lint venv render bench
+.PHONY: up test lint venv render bench e2e e2e-bin
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,11 @@ render: $(VENV)/.installed
 # Cost of the program's own logic on the mock engine, against a bare program registering the same resources.
 bench: $(VENV)/.installed
 	$(VENV)/bin/python -m tools.bench
+
+# Builds the e2e binaries from Go modules into ~/.cache/calico-monitoring/e2e (once per version).
+e2e-bin:
+	tests/e2e/build-binaries.sh
+
+# The real Pulumi CLI, kube-apiserver and calicoctl against a local control plane on loopback.
+e2e: $(VENV)/.installed e2e-bin
+	$(VENV)/bin/pytest tests/e2e -m e2e $(E2E_ARGS)

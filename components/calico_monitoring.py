@@ -58,6 +58,9 @@ class CalicoMonitoring(pulumi.ComponentResource):
         super().__init__("calico-monitoring:index:CalicoMonitoring", name, None, opts)
         provider_args = kubernetes_provider_args(settings.kubernetes)
         if settings.render_yaml_to is not None:
+            # Render mode talks to no cluster: the provider refuses a context or kubeconfig beside it.
+            provider_args = {**provider_args, "kubeconfig": ""}
+            provider_args.pop("context", None)
             provider_args["render_yaml_to_directory"] = f"{settings.render_yaml_to.rstrip('/')}/manifests"
         self.provider = k8s.Provider(f"{name}-kubernetes", **provider_args, opts=pulumi.ResourceOptions(parent=self))
         kubernetes = pulumi.ResourceOptions(parent=self, providers=[self.provider])

@@ -15,7 +15,12 @@ from typing import Any
 
 from components.settings import CalicoNodeSettings, PodMonitorSettings, WorkloadSettings
 
-FIELD_MANAGER = "calico-monitoring"
+# Patches of objects this program does not own. No fixed field manager: the provider gives
+# each patch resource its own, kept in state, so a replacement (create-before-delete) applies
+# under a new manager before the old one gives its fields up, and nothing is stripped.
+# skipAwait: applying returns at once instead of waiting for the whole DaemonSet/Deployment
+# rollout (one pod at a time; minutes to hours on large clusters).
+PATCH_ANNOTATIONS = {"pulumi.com/skipAwait": "true"}
 MONITORING_API = "monitoring.coreos.com/v1"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "calico-monitoring"}
 
@@ -38,7 +43,7 @@ def _patch_metadata(name: str, namespace: str) -> dict[str, Any]:
     return {
         "name": name,
         "namespace": namespace,
-        "annotations": {"pulumi.com/patchFieldManager": FIELD_MANAGER},
+        "annotations": dict(PATCH_ANNOTATIONS),
     }
 
 
@@ -103,7 +108,7 @@ def installation_typha_patch(metrics_port: int) -> dict[str, Any]:
     return {
         "apiVersion": "operator.tigera.io/v1",
         "kind": "Installation",
-        "metadata": {"name": "default", "annotations": {"pulumi.com/patchFieldManager": FIELD_MANAGER}},
+        "metadata": {"name": "default", "annotations": dict(PATCH_ANNOTATIONS)},
         "spec": {"typhaMetricsPort": metrics_port},
     }
 

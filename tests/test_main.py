@@ -47,7 +47,7 @@ TUTORIAL_PORT_PATCH = {
     "metadata": {
         "name": "calico-node",
         "namespace": "kube-system",
-        "annotations": {"pulumi.com/patchFieldManager": "calico-monitoring"},
+        "annotations": {"pulumi.com/skipAwait": "true"},
     },
     "spec": {
         "template": {

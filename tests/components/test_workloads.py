@@ -178,6 +178,8 @@ def test_render_yaml_to_writes_manifests_and_calicoctl_scripts_instead_of_applyi
     evaluation = evaluate(config)
     provider = next(r for r in evaluation.registrations if r.type == "pulumi:providers:kubernetes")
     assert provider.plain_inputs["renderYamlToDirectory"] == "gitops/prod/manifests"
+    # The provider refuses a context or kubeconfig in render mode (proven in tests/e2e/test_render.py).
+    assert "context" not in provider.plain_inputs and provider.plain_inputs["kubeconfig"] == ""
     felix = evaluation.named("calico-monitoring-felix-calicoctl-patch")
     # Nothing to connect to: the provider writes the standalone scripts (tests/components/test_calicoctl_patch.py).
     assert felix.plain_inputs["connection"] == {}

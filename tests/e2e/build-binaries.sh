@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Builds the e2e suite's binaries from their Go modules into a cache outside the repository,
+# one folder per binary and version, and skips what is already there.
+#
+#   tests/e2e/build-binaries.sh [name ...]     names: kubernetes calicoctl pulumi pulumi-kubernetes modules
+#
+# Cache: $CALICO_MONITORING_E2E_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/calico-monitoring/e2e.
+# Nothing is downloaded except Go modules through the machine's Go module proxy.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+. "$here/versions.env"
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "build-binaries: Go is needed to build the e2e binaries (go 1.26 or newer on PATH); none found" >&2
+  exit 2
+fi
+
+cache=${CALICO_MONITORING_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/calico-monitoring/e2e}
+mkdir -p "$cache/src"
+export CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false"
+# The calico and pulumi-kubernetes pseudo-versions are served by the proxy but have no checksum-database
+# entry; their go.sum lines come from the proxy's own hashes instead.
+export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}github.com/projectcalico,github.com/pulumi/pulumi-kubernetes"
+
+KUBERNETES_BINARIES="kube-apiserver kube-controller-manager kube-scheduler kubectl"
+
+log() { printf 'build-binaries: %s\n' "$*" >&2; }
+
+# build NAME VERSION FUNCTION BINARY...: run FUNCTION in a fresh wrapper module unless every BINARY is there.
+build() {
+  local name=$1 version=$2 step=$3
+  shift 3
+  local out="$cache/$name-$version" binary complete=yes
+  for binary in "$@"; do
+    [ -x "$out/bin/$binary" ] || complete=no
+  done
+  if [ "$complete" = yes ]; then
+    log "$name $version: cached in $out"
+    return
+  fi
+  log "$name $version: building into $out"
+  local started=$SECONDS
+  rm -rf "$cache/src/$name-$version"
+  mkdir -p "$out/bin" "$cache/src/$name-$version"
+  (cd "$cache/src/$name-$version" && go mod init "e2e.local/$name" >/dev/null 2>&1 && "$step" "$out/bin")
+  log "$name $version: built in $((SECONDS - started)) s"
+}
+
+origin_hash() { # the commit behind a module version, from the proxy's record
+  go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Origin"]["Hash"])'
+}
+
+build_kubernetes() {
+  local bin=$1 gomod module
+  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  # k8s.io/kubernetes replaces its staging modules with local folders; take them at the matching version.
+  for module in $(sed -n 's#^[[:space:]]*\(k8s\.io/[^ ]*\) => \./staging/src/.*#\1#p' "$gomod"); do
+    go mod edit -replace "$module=$module@$KUBERNETES_STAGING_VERSION"
+  done
+  go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$KUBERNETES_VERSION" "k8s.io/kubernetes/cmd/kubectl@$KUBERNETES_VERSION" \
+    "k8s.io/kubernetes/cmd/kube-controller-manager@$KUBERNETES_VERSION" "k8s.io/kubernetes/cmd/kube-scheduler@$KUBERNETES_VERSION"
+  local minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  local flags="" package
+  for package in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags="$flags -X $package.gitVersion=$KUBERNETES_VERSION -X $package.gitMajor=1 -X $package.gitMinor=$minor"
+    flags="$flags -X $package.gitTreeState=clean -X $package.buildDate=1970-01-01T00:00:00Z"
+  done
+  for command in $KUBERNETES_BINARIES; do
+    go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "-s -w $flags" -o "$bin/$command" "k8s.io/kubernetes/cmd/$command"
+  done
+}
+
+build_calicoctl() {
+  local bin=$1 module
+  go mod edit \
+    -replace "github.com/projectcalico/api=github.com/projectcalico/api@$CALICO_API_MODULE_VERSION" \
+    -replace "github.com/projectcalico/calico/lib/std=github.com/projectcalico/calico/lib/std@$CALICO_MODULE_VERSION" \
+    -replace "github.com/projectcalico/calico/lib/httpmachinery=github.com/projectcalico/calico/lib/httpmachinery@$CALICO_MODULE_VERSION" \
+    -replace "gopkg.in/natefinch/lumberjack.v2=gopkg.in/natefinch/lumberjack.v2@v2.0.0"
+  local gomod
+  gomod=$(go mod download -json "github.com/projectcalico/calico@$CALICO_MODULE_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  # calico pins every k8s.io staging module to one release with replace directives; copy those that name a version.
+  for module in $(sed -n 's#^[[:space:]]*\(k8s\.io/[^ ]*\) => k8s\.io/[^ ]* v.*#\1#p' "$gomod"); do
+    go mod edit -replace "$module=$module@$CALICO_K8S_STAGING_VERSION"
+  done
+  go get -tool "github.com/projectcalico/calico/calicoctl/calicoctl@$CALICO_MODULE_VERSION"
+  go build -trimpath -ldflags "-s -w -X github.com/projectcalico/calico/pkg/buildinfo.Version=$CALICO_VERSION" \
+    -o "$bin/calicoctl" github.com/projectcalico/calico/calicoctl/calicoctl
+}
+
+build_pulumi() {
+  local bin=$1
+  go mod edit -replace github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+  go get -tool "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$PULUMI_VERSION"
+  go get "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
+  go build -trimpath -tags osusergo,grpcnotrace \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+    -o "$bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  # Python dynamic providers and the program's executor ship as scripts inside the SDK module.
+  local sdk
+  sdk=$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+  install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$bin/pulumi-resource-pulumi-python"
+  install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$bin/pulumi-language-python-exec"
+}
+
+build_pulumi_kubernetes() {
+  local bin=$1 module=github.com/pulumi/pulumi-kubernetes/provider/v4
+  go get "$module@$PULUMI_KUBERNETES_PROVIDER_MODULE_VERSION" "github.com/pulumi/pulumi-kubernetes/sdk/v4@v$PULUMI_KUBERNETES_VERSION"
+  # The provider's main package embeds two generated files that are not in the module: generate them here.
+  local dir
+  dir=$(go list -m -f '{{.Dir}}' "$module")/cmd/pulumi-resource-kubernetes
+  mkdir -p cmd/pulumi-resource-kubernetes
+  cp "$dir"/*.go "$dir"/*.json cmd/pulumi-resource-kubernetes/
+  chmod -R u+w cmd
+  rm -f cmd/pulumi-resource-kubernetes/generate.go
+  python3 - "$PULUMI_KUBERNETES_VERSION" <<'PY'
+import json, sys
+folder = "cmd/pulumi-resource-kubernetes/"
+schema = json.load(open(folder + "schema.json"))
+schema["version"] = sys.argv[1]
+json.dump(schema, open(folder + "schema-embed.json", "w"), separators=(",", ":"))
+mapping = json.load(open(folder + "terraform-mapping.json"))
+json.dump(mapping, open(folder + "terraform-mapping-embed.json", "w"), separators=(",", ":"))
+PY
+  go mod tidy
+  go build -trimpath -ldflags "-s -w -X $module/pkg/version.Version=v$PULUMI_KUBERNETES_VERSION" \
+    -o "$bin/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes
+}
+
+# Modules read at test time for CRDs and manifests (nothing from them is committed).
+fetch_modules() {
+  go mod download "github.com/projectcalico/calico@$CALICO_MODULE_VERSION" \
+    "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION"
+}
+
+names=${*:-modules kubernetes calicoctl pulumi pulumi-kubernetes}
+for name in $names; do
+  case $name in
+    modules) log "modules: downloading calico $CALICO_VERSION and prometheus-operator $PROMETHEUS_OPERATOR_VERSION"; fetch_modules ;;
+    # shellcheck disable=SC2086
+    kubernetes) build kubernetes "$KUBERNETES_VERSION" build_kubernetes $KUBERNETES_BINARIES ;;
+    calicoctl) build calicoctl "$CALICO_VERSION" build_calicoctl calicoctl ;;
+    pulumi) build pulumi "$PULUMI_VERSION" build_pulumi pulumi pulumi-resource-pulumi-python ;;
+    pulumi-kubernetes) build pulumi-kubernetes "v$PULUMI_KUBERNETES_VERSION" build_pulumi_kubernetes pulumi-resource-kubernetes ;;
+    *) echo "build-binaries: unknown binary '$name' (known: modules kubernetes calicoctl pulumi pulumi-kubernetes)" >&2; exit 2 ;;
+  esac
+done
+log "cache: $cache"

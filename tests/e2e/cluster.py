@@ -1,0 +1,314 @@
+"""A local control plane for the e2e suite: etcd, kube-apiserver and their credentials, on loopback.
+
+Everything runs from the binaries that tests/e2e/build-binaries.sh puts in the cache, and
+Debian's etcd. Each process logs to a file in the run's folder and is stopped by the fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CALICO_MODULE = "github.com/projectcalico/calico"
+PROMETHEUS_OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator"
+
+
+def versions() -> dict[str, str]:
+    pins = {}
+    for line in (HERE / "versions.env").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "=" in line:
+            name, value = line.split("=", 1)
+            pins[name] = value
+    return pins
+
+
+def cache_root() -> Path:
+    if os.environ.get("CALICO_MONITORING_E2E_CACHE"):
+        return Path(os.environ["CALICO_MONITORING_E2E_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "calico-monitoring" / "e2e"
+
+
+@dataclass(frozen=True)
+class Binaries:
+    pulumi: Path
+    pulumi_kubernetes: Path
+    kube_apiserver: Path
+    kube_controller_manager: Path
+    kubectl: Path
+    calicoctl: Path
+    etcd: Path
+    pulumi_version: str
+    pulumi_kubernetes_version: str
+
+    @classmethod
+    def locate(cls) -> Binaries:
+        pins, root = versions(), cache_root()
+        kubernetes = root / f"kubernetes-{pins['KUBERNETES_VERSION']}" / "bin"
+        found = {
+            "pulumi": root / f"pulumi-{pins['PULUMI_VERSION']}" / "bin" / "pulumi",
+            "pulumi_kubernetes": root
+            / f"pulumi-kubernetes-v{pins['PULUMI_KUBERNETES_VERSION']}"
+            / "bin"
+            / "pulumi-resource-kubernetes",
+            "kube_apiserver": kubernetes / "kube-apiserver",
+            "kube_controller_manager": root
+            / f"kubernetes-{pins['KUBERNETES_VERSION']}"
+            / "bin"
+            / "kube-controller-manager",
+            "kubectl": kubernetes / "kubectl",
+            "calicoctl": root / f"calicoctl-{pins['CALICO_VERSION']}" / "bin" / "calicoctl",
+            "etcd": Path(shutil.which("etcd") or "/usr/bin/etcd"),
+        }
+        missing = [str(path) for path in found.values() if not path.exists()]
+        if missing:
+            raise RuntimeError(
+                "e2e binaries missing (run `make e2e-bin`, or apt-get install etcd-server for etcd): "
+                + ", ".join(missing)
+            )
+        return cls(
+            **found,
+            pulumi_version=pins["PULUMI_VERSION"],
+            pulumi_kubernetes_version=pins["PULUMI_KUBERNETES_VERSION"],
+        )
+
+
+def module_dir(module: str, version: str) -> Path:
+    """A module's folder in the Go module cache (downloaded by build-binaries.sh)."""
+    env = {**os.environ, "GOFLAGS": "-mod=mod", "GONOSUMDB": "github.com/projectcalico"}
+    result = subprocess.run(
+        ["go", "mod", "download", "-json", f"{module}@{version}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=HERE,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"go mod download {module}@{version} failed: {result.stdout}{result.stderr}")
+    return Path(json.loads(result.stdout)["Dir"])
+
+
+def calico_manifests() -> Path:
+    return module_dir(CALICO_MODULE, versions()["CALICO_MODULE_VERSION"]) / "manifests"
+
+
+def prometheus_operator_crds() -> list[Path]:
+    root = module_dir(PROMETHEUS_OPERATOR_MODULE, versions()["PROMETHEUS_OPERATOR_VERSION"])
+    return sorted((root / "example" / "prometheus-operator-crd").glob("monitoring.coreos.com_*.yaml"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+class Pki:
+    """A throwaway CA and the certificates the control plane and its clients use."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        openssl(
+            "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=e2e-ca", cwd=folder
+        )
+        openssl("genrsa", "-out", "sa.key", "2048", cwd=folder)
+        openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=folder)
+        self.ca = folder / "ca.crt"
+        self.sa_key, self.sa_pub = folder / "sa.key", folder / "sa.pub"
+
+    def issue(self, name: str, subject: str, *, server: bool = False) -> tuple[Path, Path]:
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject, cwd=self.folder)
+        extensions = self.folder / f"{name}.ext"
+        usage = "serverAuth" if server else "clientAuth"
+        lines = [f"extendedKeyUsage={usage}"]
+        if server:
+            lines.append("subjectAltName=IP:127.0.0.1,DNS:localhost")
+        extensions.write_text("\n".join(lines) + "\n")
+        openssl(
+            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", f"{name}.crt", "-days", "2", "-extfile", extensions.name, cwd=self.folder,
+        )  # fmt: skip
+        return self.folder / f"{name}.crt", self.folder / f"{name}.key"
+
+
+class Process:
+    def __init__(self, name: str, argv: list[str], log_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.log = log_dir / f"{name}.log"
+        self._handle = self.log.open("wb")
+        self.popen = subprocess.Popen(argv, stdout=self._handle, stderr=subprocess.STDOUT, env=env)
+
+    def check_alive(self) -> None:
+        if self.popen.poll() is not None:
+            tail = self.log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{tail}")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._handle.close()
+
+
+def wait_until(what: str, check, timeout: float, process: Process | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if process is not None:
+            process.check_alive()
+        try:
+            if check():
+                return
+        except Exception as error:
+            last = error
+        time.sleep(0.3)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f} s (last error: {last})")
+
+
+class Etcd:
+    def __init__(self, name: str, binary: Path, folder: Path, tls: tuple[Path, Path, Path] | None = None) -> None:
+        self.name, self.folder, self.tls = name, folder, tls
+        self.client_port, peer_port = free_port(), free_port()
+        scheme = "https" if tls else "http"
+        self.endpoint = f"{scheme}://127.0.0.1:{self.client_port}"
+        self.argv = [
+            str(binary),
+            f"--name={name}",
+            f"--data-dir={folder / name}",
+            f"--listen-client-urls={self.endpoint}",
+            f"--advertise-client-urls={self.endpoint}",
+            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-cluster={name}=http://127.0.0.1:{peer_port}",
+            "--max-request-bytes=10485760",
+            "--log-level=warn",
+        ]
+        if tls:
+            ca, cert, key = tls
+            self.argv += [f"--trusted-ca-file={ca}", f"--cert-file={cert}", f"--key-file={key}", "--client-cert-auth"]
+        self.start()
+
+    def start(self) -> None:
+        """Starts (or starts again, on the same ports and data) and waits until healthy."""
+        self.process = Process(self.name, self.argv, self.folder)
+        wait_until(self.name, self._healthy, 30, self.process)
+
+    def _healthy(self) -> bool:
+        context = None
+        if self.tls:
+            ca, _, _ = self.tls
+            context = ssl.create_default_context(cafile=str(ca))
+            # The health endpoint needs a client certificate too; the server certificate pair serves.
+            context.load_cert_chain(str(self.tls[1]), str(self.tls[2]))
+        with urllib.request.urlopen(f"{self.endpoint}/health", timeout=2, context=context) as response:
+            return json.loads(response.read()).get("health") == "true"
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+class ApiServer:
+    def __init__(self, name: str, binaries: Binaries, pki: Pki, etcd: Etcd, folder: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
+        cert, key = pki.issue(f"{name}-apiserver", f"/CN={name}-apiserver", server=True)
+        argv = [
+            str(binaries.kube_apiserver),
+            f"--etcd-servers={etcd.endpoint}",
+            f"--etcd-prefix=/{name}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={self.port}",
+            f"--tls-cert-file={cert}",
+            f"--tls-private-key-file={key}",
+            f"--client-ca-file={pki.ca}",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={pki.sa_pub}",
+            f"--service-account-signing-key-file={pki.sa_key}",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--authorization-mode=RBAC",
+            "--allow-privileged=true",
+            "--endpoint-reconciler-type=none",
+            "--enable-priority-and-fairness=false",
+            "--profiling=false",
+            "--disable-admission-plugins=ServiceAccount",
+        ]
+        self.process = Process(name, argv, folder)
+        self.ca = pki.ca
+        self.admin_cert, self.admin_key = pki.issue(f"{name}-admin", "/O=system:masters/CN=e2e-admin")
+        wait_until(f"{name} kube-apiserver", self._ready, 90, self.process)
+
+    def _ready(self) -> bool:
+        context = ssl.create_default_context(cafile=str(self.ca))
+        context.load_cert_chain(str(self.admin_cert), str(self.admin_key))
+        with urllib.request.urlopen(f"{self.url}/readyz", timeout=3, context=context) as response:
+            return response.status == 200
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+class ControllerManager:
+    """kube-controller-manager: garbage collection (foreground deletes), workload status, pods."""
+
+    def __init__(self, api: ApiServer, binaries: Binaries, pki: Pki, folder: Path) -> None:
+        kubeconfig = folder / f"{api.name}-admin.kubeconfig"
+        write_kubeconfig(kubeconfig, [api], current=api.name)
+        argv = [
+            str(binaries.kube_controller_manager),
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={free_port()}",
+            "--leader-elect=false",
+            f"--root-ca-file={pki.ca}",
+            f"--service-account-private-key-file={pki.sa_key}",
+            "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller",
+        ]
+        self.process = Process(f"{api.name}-controller-manager", argv, folder)
+        self.process.check_alive()
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def write_kubeconfig(path: Path, servers: list[ApiServer], current: str) -> None:
+    """A kubeconfig with one context per API server; ``current`` is the ambient one."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": s.name, "cluster": {"server": s.url, "certificate-authority": str(s.ca)}} for s in servers
+        ],
+        "users": [
+            {"name": s.name, "user": {"client-certificate": str(s.admin_cert), "client-key": str(s.admin_key)}}
+            for s in servers
+        ],
+        "contexts": [{"name": s.name, "context": {"cluster": s.name, "user": s.name}} for s in servers],
+        "current-context": current,
+    }
+    path.write_text(json.dumps(config, indent=2) + "\n")

@@ -1,0 +1,370 @@
+"""Fixtures of the e2e suite: a real control plane, real calicoctl, the real Pulumi CLI.
+
+Session: the binaries, the PKI, one etcd, a decoy API server (the kubeconfig's
+current-context, which nothing may touch) and a Pulumi home with the provider plugin
+installed from the cache. Per test: a fresh API server on its own etcd prefix, set up
+the way a user's cluster is (Calico from its manifests, prometheus-operator CRDs, the
+`monitoring` namespace, FelixConfiguration and KubeControllersConfiguration with
+non-default values), and a copy of the program with its own stack and state.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.e2e.cluster import (
+    ApiServer,
+    Binaries,
+    ControllerManager,
+    Etcd,
+    Pki,
+    calico_manifests,
+    prometheus_operator_crds,
+    write_kubeconfig,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "components", "dashboards", "requirements.txt")
+PASSPHRASE = "e2e-only-passphrase"
+TIMINGS: list[tuple[str, str, float]] = []
+
+FELIX_BEFORE = {"logSeverityScreen": "Warning", "reportingInterval": "0s", "prometheusMetricsPort": 9095}
+KUBE_CONTROLLERS_BEFORE = {
+    "logSeverityScreen": "Warning",
+    "healthChecks": "Enabled",
+    "controllers": {"node": {"reconcilerPeriod": "7m0s", "syncLabels": "Enabled"}},
+}
+
+
+@pytest.fixture(scope="session")
+def binaries() -> Binaries:
+    return Binaries.locate()
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="session")
+def pki(session_dir) -> Pki:
+    return Pki(session_dir / "pki")
+
+
+@pytest.fixture(scope="session")
+def etcd(binaries, session_dir):
+    server = Etcd("etcd", binaries.etcd, session_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def decoy(binaries, pki, etcd, session_dir):
+    server = ApiServer("decoy", binaries, pki, etcd, session_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pulumi_home(binaries, session_dir) -> Path:
+    home = session_dir / "pulumi-home"
+    env = {**os.environ, "PULUMI_HOME": str(home), "PULUMI_SKIP_UPDATE_CHECK": "true"}
+    subprocess.run(
+        [str(binaries.pulumi), "plugin", "install", "resource", "kubernetes", f"v{binaries.pulumi_kubernetes_version}",
+         "--file", str(binaries.pulumi_kubernetes)],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    return home
+
+
+_cluster_numbers = itertools.count(1)
+
+
+@dataclass
+class Cluster:
+    """One scenario's cluster, reached through kubectl and calicoctl like a user would."""
+
+    api: ApiServer
+    decoy: ApiServer
+    kubeconfig: Path
+    binaries: Binaries
+    folder: Path
+    context: str = "e2e"
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True, context: str | None = None) -> str:
+        argv = [str(self.binaries.kubectl), f"--kubeconfig={self.kubeconfig}", f"--context={context or self.context}"]
+        result = subprocess.run([*argv, *args], input=input, capture_output=True, text=True, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+        return result.stdout
+
+    def get(self, kind: str, name: str, namespace: str | None = None, context: str | None = None) -> dict | None:
+        args = ["get", kind, name, "-o", "json"] + (["-n", namespace] if namespace else [])
+        argv = [str(self.binaries.kubectl), f"--kubeconfig={self.kubeconfig}", f"--context={context or self.context}"]
+        result = subprocess.run([*argv, *args], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            if "NotFound" in result.stderr or "not found" in result.stderr:
+                return None
+            raise AssertionError(f"kubectl get {kind} {name} failed: {result.stderr}")
+        return json.loads(result.stdout)
+
+    def calicoctl_env(self) -> dict[str, str]:
+        return {
+            "PATH": os.environ["PATH"],
+            "DATASTORE_TYPE": "kubernetes",
+            "KUBECONFIG": str(self.kubeconfig),
+            "K8S_CURRENT_CONTEXT": self.context,
+        }
+
+    def calicoctl(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> str:
+        result = subprocess.run(
+            [str(self.binaries.calicoctl), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=env or self.calicoctl_env(),
+            check=False,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"calicoctl {' '.join(args)} failed: {result.stdout}{result.stderr}")
+        return result.stdout
+
+    def calico_resource(self, kind: str, name: str = "default", env: dict[str, str] | None = None) -> dict:
+        return json.loads(self.calicoctl("get", kind, name, "-o", "json", env=env))
+
+
+def apply_documents(cluster: Cluster, path: Path, *, server_side: bool = False, skip_kinds: tuple[str, ...] = ()):
+    documents = [d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") not in skip_kinds]
+    text = yaml.safe_dump_all(documents)
+    if server_side:
+        cluster.kubectl("apply", "--server-side", "-f", "-", input=text)
+    else:
+        cluster.kubectl("apply", "-f", "-", input=text)
+
+
+def install_calico(cluster: Cluster, *, typha: bool) -> None:
+    """Calico's own manifest, applied with kubectl (client-side apply, as most installs are)."""
+    manifests = calico_manifests()
+    crds = [d for d in yaml.safe_load_all((manifests / "crds.yaml").read_text()) if d]
+    # CRDs are too large for client-side apply's last-applied annotation; Calico's docs create them.
+    cluster.kubectl("create", "-f", "-", input=yaml.safe_dump_all(crds))
+    manifest = manifests / ("calico-typha.yaml" if typha else "calico.yaml")
+    apply_documents(cluster, manifest, skip_kinds=("CustomResourceDefinition",))
+    for crd in crds:
+        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd['metadata']['name']}")
+
+
+def seed_calico_configuration(cluster: Cluster) -> None:
+    """What calico-node and kube-controllers create when they start, with values an operator changed."""
+    for kind, spec in (("FelixConfiguration", FELIX_BEFORE), ("KubeControllersConfiguration", KUBE_CONTROLLERS_BEFORE)):
+        document = {"apiVersion": "projectcalico.org/v3", "kind": kind, "metadata": {"name": "default"}, "spec": spec}
+        cluster.calicoctl("create", "-f", "-", input=json.dumps(document))
+
+
+def install_prometheus_operator_crds(cluster: Cluster) -> None:
+    for crd in prometheus_operator_crds():
+        cluster.kubectl("apply", "--server-side", "-f", str(crd))
+    cluster.kubectl("create", "namespace", "monitoring")
+    for name in ("podmonitors", "servicemonitors", "prometheusrules"):
+        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}.monitoring.coreos.com")
+
+
+@pytest.fixture
+def make_cluster(binaries, pki, etcd, decoy, tmp_path):
+    started: list[ApiServer | ControllerManager] = []
+
+    def build(*, typha: bool = False, calico: bool = True, monitoring_crds: bool = True) -> Cluster:
+        number = next(_cluster_numbers)
+        api = ApiServer(f"e2e-{number}", binaries, pki, etcd, tmp_path)
+        started.append(api)
+        started.append(ControllerManager(api, binaries, pki, tmp_path))
+        kubeconfig = tmp_path / "kubeconfig"
+        write_kubeconfig(kubeconfig, [api, decoy], current="decoy")
+        # The stack names its context "e2e": rename this scenario's context to it.
+        config = json.loads(kubeconfig.read_text())
+        for context in config["contexts"]:
+            if context["name"] == api.name:
+                context["name"] = "e2e"
+        kubeconfig.write_text(json.dumps(config, indent=2))
+        cluster = Cluster(api=api, decoy=decoy, kubeconfig=kubeconfig, binaries=binaries, folder=tmp_path)
+        if calico:
+            install_calico(cluster, typha=typha)
+            seed_calico_configuration(cluster)
+        if monitoring_crds:
+            install_prometheus_operator_crds(cluster)
+        return cluster
+
+    yield build
+    for process in reversed(started):
+        process.stop()
+
+
+@pytest.fixture
+def calico_etcd(binaries, pki, tmp_path):
+    server_cert, server_key = pki.issue("calico-etcd", "/CN=calico-etcd", server=True)
+    client_cert, client_key = pki.issue("calico-etcd-client", "/CN=calicoctl")
+    server = Etcd("calico-etcd", binaries.etcd, tmp_path, tls=(pki.ca, server_cert, server_key))
+    server.client_cert, server.client_key = client_cert, client_key
+    yield server
+    server.stop()
+
+
+def etcd_env(etcd, pki) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "DATASTORE_TYPE": "etcdv3",
+        "ETCD_ENDPOINTS": etcd.endpoint,
+        "ETCD_KEY_FILE": str(etcd.client_key),
+        "ETCD_CERT_FILE": str(etcd.client_cert),
+        "ETCD_CA_CERT_FILE": str(pki.ca),
+    }
+
+
+@dataclass
+class Stack:
+    """The program copied into a folder of its own, driven through the real Pulumi CLI."""
+
+    name: str
+    project: Path
+    env: dict[str, str]
+    binaries: Binaries
+    scenario: str
+    log: list[str] = field(default_factory=list)
+
+    def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+        host = [
+            sys.executable,
+            str(ROOT / "tests" / "e2e" / "pulumi_host.py"),
+            str(self.project),
+            str(self.binaries.pulumi),
+        ]
+        program_commands = {"up", "preview", "destroy", "refresh"}
+        argv = [*host, *args] if args[0] in program_commands else [str(self.binaries.pulumi), *args]
+        started = time.monotonic()
+        result = subprocess.run(
+            argv, cwd=self.project, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        elapsed = time.monotonic() - started
+        if args[0] in program_commands:
+            TIMINGS.append((self.scenario, args[0], elapsed))
+        self.log.append(
+            f"$ pulumi {' '.join(args)}  ({elapsed:.1f} s, exit {result.returncode})\n{result.stdout}{result.stderr}"
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"pulumi {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """A program command in the background (for signals); its output goes to the stack's log folder."""
+        host = [sys.executable, str(ROOT / "tests/e2e/pulumi_host.py"), str(self.project), str(self.binaries.pulumi)]
+        output = (self.project.parent / f"pulumi-{args[0]}-{len(self.log)}.log").open("w")
+        self.log.append(f"$ pulumi {' '.join(args)}  (background, output in {output.name})")
+        return subprocess.Popen([*host, *args], cwd=self.project, env=self.env, stdout=output, stderr=subprocess.STDOUT)
+
+    def config_set(self, key: str, value: str, *, secret: bool = False, path: bool = False) -> None:
+        flags = (["--secret"] if secret else []) + (["--path"] if path else [])
+        # The value comes on stdin, so no secret ever appears on a command line.
+        self.run_stdin(["config", "set", *flags, key, "--stack", self.name], value)
+
+    def run_stdin(self, args: list[str], value: str) -> None:
+        result = subprocess.run(
+            [str(self.binaries.pulumi), *args], input=value, cwd=self.project, env=self.env,
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise AssertionError(f"pulumi {' '.join(args)} failed: {result.stderr}")
+
+    def up(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run("up", "--yes", "--non-interactive", "--skip-preview", "--stack", self.name, *extra, check=check)
+
+    def preview(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run("preview", "--non-interactive", "--stack", self.name, *extra, check=check)
+
+    def destroy(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run(
+            "destroy", "--yes", "--non-interactive", "--skip-preview", "--stack", self.name, *extra, check=check
+        )
+
+    def export(self) -> str:
+        return self.run("stack", "export", "--stack", self.name).stdout
+
+    def outputs(self) -> dict[str, Any]:
+        return json.loads(self.run("stack", "output", "--json", "--stack", self.name).stdout)
+
+
+@pytest.fixture
+def make_stack(binaries, pulumi_home, tmp_path, request):
+    def build(cluster: Cluster, config: dict[str, Any], name: str = "e2e") -> Stack:
+        project = tmp_path / "project"
+        if not project.exists():
+            project.mkdir()
+            for item in PROGRAM_FILES:
+                source = ROOT / item
+                if source.is_dir():
+                    shutil.copytree(source, project / item, ignore=shutil.ignore_patterns("__pycache__"))
+                else:
+                    shutil.copy2(source, project / item)
+            (tmp_path / "state").mkdir()
+            (tmp_path / "tmp").mkdir()
+        venv_bin = Path(sys.executable).parent
+        tool_dirs = [binaries.pulumi.parent, binaries.calicoctl.parent, binaries.kubectl.parent, venv_bin]
+        env = {
+            "PATH": os.pathsep.join([*map(str, tool_dirs), "/usr/local/bin", "/usr/bin", "/bin"]),
+            "HOME": str(tmp_path / "home"),
+            "TMPDIR": str(tmp_path / "tmp"),
+            "PULUMI_HOME": str(pulumi_home),
+            "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
+            "PULUMI_SKIP_CONFIRMATIONS": "true",
+            # The ambient cluster is the decoy: the program must only ever use the stack's context.
+            "KUBECONFIG": str(cluster.kubeconfig),
+        }
+        stack = Stack(name, project, env, binaries, scenario=request.node.name)
+        stack_file = {"config": {**config, "kubernetes:kubeconfig": str(cluster.kubeconfig)}}
+        (project / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(stack_file, sort_keys=True))
+        stack.run("stack", "init", name, "--secrets-provider", "passphrase")
+        request.node.stash_stack = stack
+        return stack
+
+    return build
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    stack = getattr(item, "stash_stack", None)
+    if report.failed and stack is not None:
+        report.sections.append(("pulumi runs", "\n".join(stack.log)[-20000:]))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not TIMINGS:
+        return
+    by_command: dict[str, list[float]] = {}
+    for _, command, seconds in TIMINGS:
+        by_command.setdefault(command, []).append(seconds)
+    summary = ", ".join(
+        f"{command} {len(times)} runs, mean {sum(times) / len(times):.1f} s max {max(times):.1f} s"
+        for command, times in sorted(by_command.items())
+    )
+    passed = len(terminalreporter.stats.get("passed", []))
+    failed = len(terminalreporter.stats.get("failed", []))
+    terminalreporter.write_line(f"e2e: {passed} scenarios passed, {failed} failed; pulumi {summary}")

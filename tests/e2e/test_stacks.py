@@ -1,0 +1,91 @@
+"""Every example stack on the real engine: a clean re-preview after `up`, Typha on and off, operator installs,
+and render mode."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from tests.e2e.cluster import calico_manifests
+from tests.e2e.test_manifest_install import example_config, without_bookkeeping
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("typha", [False, True], ids=["typha-off", "typha-on"])
+def test_manifest_install_previews_no_changes_after_up(make_cluster, make_stack, typha):
+    cluster = make_cluster(typha=typha)
+    typha_before = cluster.get("deployment", "calico-typha", "kube-system") if typha else None
+    config = example_config("example-kdd")
+    config["calico-monitoring:typha"] = {"enabled": typha}
+    stack = make_stack(cluster, config)
+    stack.up()
+    stack.preview("--expect-no-changes")
+    stack.up("--expect-no-changes")
+    if typha:
+        live = cluster.get("deployment", "calico-typha", "kube-system")
+        env = {e["name"]: e.get("value") for e in live["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["TYPHA_PROMETHEUSMETRICSENABLED"] == "true" and env["TYPHA_PROMETHEUSMETRICSPORT"] == "9093"
+    stack.destroy()
+    if typha:
+        after = without_bookkeeping(cluster.get("deployment", "calico-typha", "kube-system"))
+        assert after == without_bookkeeping(typha_before)
+
+
+def install_operator_crds(cluster) -> None:
+    documents = [d for d in yaml.safe_load_all((calico_manifests() / "operator-crds.yaml").read_text()) if d]
+    installation = [d for d in documents if d["metadata"]["name"] == "installations.operator.tigera.io"]
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(installation))
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/installations.operator.tigera.io")
+
+
+def test_operator_install_sets_typha_metrics_through_the_installation(make_cluster, make_stack):
+    cluster = make_cluster()
+    install_operator_crds(cluster)
+    cluster.kubectl("create", "namespace", "calico-system")
+    installation = {
+        "apiVersion": "operator.tigera.io/v1",
+        "kind": "Installation",
+        "metadata": {"name": "default"},
+        "spec": {"variant": "Calico", "typhaMetricsPort": None},
+    }
+    installation["spec"].pop("typhaMetricsPort")
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(installation))
+    before = without_bookkeeping(cluster.get("installation", "default"))
+    workloads_before = cluster.kubectl("get", "daemonsets,deployments", "-A", "-o", "json")
+    stack = make_stack(cluster, example_config("example-operator"))
+    stack.up()
+    live = cluster.get("installation", "default")
+    assert live["spec"]["typhaMetricsPort"] == 9093
+    assert cluster.kubectl("get", "daemonsets,deployments", "-A", "-o", "json") == workloads_before
+    stack.preview("--expect-no-changes")
+    stack.destroy()
+    assert without_bookkeeping(cluster.get("installation", "default")) == before
+
+
+def test_render_mode_writes_manifests_and_scripts(make_cluster, make_stack):
+    cluster = make_cluster()
+    config = example_config("example-kdd")
+    config["calico-monitoring:felix"] = {"scrape": "service"}
+    config["calico-monitoring:renderYamlTo"] = "rendered-out"
+    felix_before = cluster.calico_resource("felixConfiguration")
+    stack = make_stack(cluster, config)
+    stack.preview()
+    stack.up()
+    out = stack.project / "rendered-out"
+    manifests = sorted(p.name for p in (out / "manifests").rglob("*.yaml"))
+    assert any("servicemonitor" in name.lower() or "felix" in name.lower() for name in manifests), manifests
+    scripts = sorted(p.name for p in (out / "calicoctl").iterdir())
+    assert scripts == [
+        "calico-monitoring-felix-calicoctl-patch.apply.sh",
+        "calico-monitoring-felix-calicoctl-patch.restore.sh",
+        "calico-monitoring-kube-controllers-calicoctl-patch.apply.sh",
+        "calico-monitoring-kube-controllers-calicoctl-patch.restore.sh",
+    ]
+    # Rendering touches no cluster.
+    assert cluster.calico_resource("felixConfiguration") == felix_before
+    assert cluster.get("servicemonitor", "felix", "monitoring") is None
+    stack.destroy()
+    assert not (out / "calicoctl" / "calico-monitoring-felix-calicoctl-patch.apply.sh").exists()
