@@ -93,6 +93,56 @@ def typha_patch(typha: WorkloadSettings, declare_port: bool) -> dict[str, Any]:
     )
 
 
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def _camel_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_camel(k): _camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(v) for v in value]
+    return value
+
+
+def _camel_lists(container: dict[str, Any]) -> dict[str, Any]:
+    """A container read back through the SDK: some nested keys arrive in Python's snake_case.
+    Only `env` and `ports` entries are copied into a patch, and none of their keys is user data."""
+    return {**container, **{k: _camel_keys(container[k]) for k in ("env", "ports") if k in container}}
+
+
+def align_with_live(patch: dict[str, Any], live_spec: dict[str, Any] | None) -> dict[str, Any]:
+    """The patch's spec with each of its container lists in the order the live object keeps them.
+
+    Server-side apply keeps a workload's own `env`/`ports` entries first and appends ours.
+    The kubernetes provider diffs the live object against the patch item by item, so a patch
+    of a container that already has entries would preview an update forever. Listing the
+    live entries before ours (the same values, so server-side apply only co-owns them) makes
+    both lists line up; ours still go when the patch is destroyed.
+    """
+    spec = patch["spec"]
+    pod = (live_spec or {}).get("template", {}).get("spec", {})
+    live_containers = {c.get("name"): _camel_lists(c) for c in pod.get("containers") or []}
+    containers = []
+    for entry in spec["template"]["spec"]["containers"]:
+        live = live_containers.get(entry["name"], {})
+        aligned = dict(entry)
+        if "env" in entry:
+            ours = {item["name"] for item in entry["env"]}
+            aligned["env"] = [item for item in live.get("env") or [] if item.get("name") not in ours] + entry["env"]
+        if "ports" in entry:
+            ours_ports = {(item["containerPort"], item.get("protocol", "TCP")) for item in entry["ports"]}
+            kept = [
+                item
+                for item in live.get("ports") or []
+                if (item.get("containerPort"), item.get("protocol", "TCP")) not in ours_ports
+            ]
+            aligned["ports"] = kept + entry["ports"]
+        containers.append(aligned)
+    return {"template": {"spec": {"containers": containers}}}
+
+
 def kube_controllers_port_patch(kube_controllers: WorkloadSettings) -> dict[str, Any]:
     return container_patch(
         kube_controllers.deployment,

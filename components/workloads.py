@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components.calico_node_port import deployment_patch
 from components.felix_metrics import CalicoctlTarget, applied_settings, calicoctl_patch_command
 from components.manifests import (
     OPERATOR_KUBE_CONTROLLERS_SERVICE,
     OPERATOR_TYPHA_SERVICE,
+    align_with_live,
     app_selector,
     installation_typha_patch,
     kube_controllers_port_patch,
@@ -21,6 +24,20 @@ from components.manifests import (
 )
 from components.pod_monitor import MetricsServiceMonitor, custom_resource
 from components.settings import Settings, WorkloadSettings
+
+
+def plain(value: Any) -> Any:
+    """An SDK output as plain JSON-like data; numbers come over the wire as floats."""
+    value = json.loads(json.dumps(value))
+
+    def ints(item: Any) -> Any:
+        if isinstance(item, dict):
+            return {key: ints(v) for key, v in item.items()}
+        if isinstance(item, list):
+            return [ints(v) for v in item]
+        return int(item) if isinstance(item, float) and item.is_integer() else item
+
+    return ints(value)
 
 
 def scrape_workload(
@@ -90,7 +107,19 @@ class TyphaMetrics(pulumi.ComponentResource):
             self.enable = custom_resource(f"{name}-installation-patch", manifest, self, patch=True)
         else:
             manifest = typha_patch(typha, declare_port=settings.declares_ports)
-            self.enable = deployment_patch(f"{name}-deployment-patch", manifest, self)
+            # calico-typha already has env and ports entries: the patch lists them before ours.
+            live = k8s.apps.v1.Deployment.get(
+                f"{name}-live-deployment",
+                f"{typha.namespace}/{typha.deployment}",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            spec = live.spec.apply(lambda current: align_with_live(manifest, plain(current)))
+            self.enable = k8s.apps.v1.DeploymentPatch(
+                f"{name}-deployment-patch",
+                metadata=manifest["metadata"],
+                spec=spec,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.monitor = scrape_workload(
             name,
             settings,

@@ -206,3 +206,38 @@ def test_without_alerts_the_dashboards_still_get_their_recording_rules():
     assert rules and all("record" in rule and "alert" not in rule for rule in rules)
     found, _ = objects({"alerts": {"enabled": False}, "dashboards": {"enabled": False}})
     assert "PrometheusRule/monitoring/calico" not in found
+
+
+def test_typha_patch_lists_the_live_entries_first_as_server_side_apply_keeps_them():
+    from components.manifests import align_with_live, typha_patch
+    from components.settings import parse_settings
+
+    settings = parse_settings({**BASE, PREFIX + "typha": {"enabled": True}}, set())
+    patch = typha_patch(settings.typha, declare_port=True)
+    live = {
+        "template": {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "calico-typha",
+                        "env": [
+                            {"name": "TYPHA_LOGSEVERITYSCREEN", "value": "info"},
+                            {"name": "TYPHA_PROMETHEUSMETRICSPORT", "value": "9000"},  # ours, from an earlier run
+                        ],
+                        # Read back through the SDK, some keys arrive in snake_case.
+                        "ports": [{"container_port": 5473, "name": "calico-typha", "protocol": "TCP"}],
+                    }
+                ]
+            }
+        }
+    }
+    [container] = align_with_live(patch, live)["template"]["spec"]["containers"]
+    assert [e["name"] for e in container["env"]] == [
+        "TYPHA_LOGSEVERITYSCREEN",
+        "TYPHA_PROMETHEUSMETRICSENABLED",
+        "TYPHA_PROMETHEUSMETRICSPORT",
+    ]
+    assert container["env"][-1]["value"] == "9093"
+    assert [p["containerPort"] for p in container["ports"]] == [5473, 9093]
+    # Nothing live (first preview of a missing read, or the mock engine): the patch as it is.
+    assert align_with_live(patch, None) == patch["spec"]

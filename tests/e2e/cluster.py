@@ -188,8 +188,17 @@ def wait_until(what: str, check, timeout: float, process: Process | None = None)
 
 
 class Etcd:
-    def __init__(self, name: str, binary: Path, folder: Path, tls: tuple[Path, Path, Path] | None = None) -> None:
-        self.name, self.folder, self.tls = name, folder, tls
+    def __init__(
+        self,
+        name: str,
+        binary: Path,
+        folder: Path,
+        tls: tuple[Path, Path, Path] | None = None,
+        client: tuple[Path, Path] | None = None,
+    ) -> None:
+        """``tls``: (CA, server certificate, server key) to require client certificates; ``client``:
+        the certificate and key the health check presents then."""
+        self.name, self.folder, self.tls, self.client = name, folder, tls, client
         self.client_port, peer_port = free_port(), free_port()
         scheme = "https" if tls else "http"
         self.endpoint = f"{scheme}://127.0.0.1:{self.client_port}"
@@ -220,8 +229,8 @@ class Etcd:
         if self.tls:
             ca, _, _ = self.tls
             context = ssl.create_default_context(cafile=str(ca))
-            # The health endpoint needs a client certificate too; the server certificate pair serves.
-            context.load_cert_chain(str(self.tls[1]), str(self.tls[2]))
+            if self.client:
+                context.load_cert_chain(str(self.client[0]), str(self.client[1]))
         with urllib.request.urlopen(f"{self.endpoint}/health", timeout=2, context=context) as response:
             return json.loads(response.read()).get("health") == "true"
 

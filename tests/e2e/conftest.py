@@ -145,6 +145,17 @@ class Cluster:
         return json.loads(self.calicoctl("get", kind, name, "-o", "json", env=env))
 
 
+def wait_established(cluster: Cluster, crd: str) -> None:
+    """Until the API server serves the CRD (its status may not exist yet right after creation)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = cluster.kubectl("get", f"crd/{crd}", "-o", "jsonpath={.status.conditions}", check=False)
+        if '"type":"Established"' in status and '"status":"True"' in status:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"CRD {crd} not established after 60 s")
+
+
 def apply_documents(cluster: Cluster, path: Path, *, server_side: bool = False, skip_kinds: tuple[str, ...] = ()):
     documents = [d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") not in skip_kinds]
     text = yaml.safe_dump_all(documents)
@@ -163,7 +174,7 @@ def install_calico(cluster: Cluster, *, typha: bool) -> None:
     manifest = manifests / ("calico-typha.yaml" if typha else "calico.yaml")
     apply_documents(cluster, manifest, skip_kinds=("CustomResourceDefinition",))
     for crd in crds:
-        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd['metadata']['name']}")
+        wait_established(cluster, crd["metadata"]["name"])
 
 
 def seed_calico_configuration(cluster: Cluster) -> None:
@@ -178,7 +189,7 @@ def install_prometheus_operator_crds(cluster: Cluster) -> None:
         cluster.kubectl("apply", "--server-side", "-f", str(crd))
     cluster.kubectl("create", "namespace", "monitoring")
     for name in ("podmonitors", "servicemonitors", "prometheusrules"):
-        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}.monitoring.coreos.com")
+        wait_established(cluster, f"{name}.monitoring.coreos.com")
 
 
 @pytest.fixture
@@ -215,10 +226,24 @@ def make_cluster(binaries, pki, etcd, decoy, tmp_path):
 def calico_etcd(binaries, pki, tmp_path):
     server_cert, server_key = pki.issue("calico-etcd", "/CN=calico-etcd", server=True)
     client_cert, client_key = pki.issue("calico-etcd-client", "/CN=calicoctl")
-    server = Etcd("calico-etcd", binaries.etcd, tmp_path, tls=(pki.ca, server_cert, server_key))
+    tls = (pki.ca, server_cert, server_key)
+    server = Etcd("calico-etcd", binaries.etcd, tmp_path, tls=tls, client=(client_cert, client_key))
     server.client_cert, server.client_key = client_cert, client_key
     yield server
     server.stop()
+
+
+def leftover_files(stack: Stack) -> list[str]:
+    """What the run left in its TMPDIR, apart from the kubernetes provider's own kubeconfig copies.
+
+    pulumi-kubernetes writes the resolved kubeconfig to $TMPDIR/kubeconfig<random> each time it
+    starts and never removes it (provider/pkg/provider/util.go writeKubeconfigToFile). That is
+    the provider's, not this program's; bin/pulumi-up gives each run a private TMPDIR it removes.
+    """
+    folder = stack.project.parent / "tmp"
+    return sorted(
+        str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and not p.name.startswith("kubeconfig")
+    )
 
 
 def etcd_env(etcd, pki) -> dict[str, str]:

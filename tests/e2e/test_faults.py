@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import etcd_env
+from tests.e2e.conftest import etcd_env, leftover_files
 from tests.e2e.test_manifest_install import example_config
 
 pytestmark = pytest.mark.e2e
@@ -42,8 +42,8 @@ def test_datastore_down_during_up_fails_with_calicoctls_message_and_records_noth
     failed = stack.up(check=False)
     assert failed.returncode != 0
     output = failed.stdout + failed.stderr
-    assert "calicoctl get felixConfiguration default failed" in output
-    assert "connection refused" in output or "context deadline exceeded" in output, output[-3000:]
+    # calicoctl keeps retrying an unreachable etcd; the provider stops it and names the step.
+    assert "calicoctl get felixConfiguration default did not answer within 120 s" in output, output[-3000:]
     exported = json.loads(stack.export())
     assert not [r for r in exported["deployment"].get("resources") or [] if "CalicoctlPatch" in r["type"]]
 
@@ -93,5 +93,4 @@ def test_ctrl_c_during_the_calicoctl_step_keeps_the_original_values(make_cluster
     after = cluster.calico_resource("felixConfiguration")
     assert after["spec"] == before["spec"]
     assert (after["metadata"].get("annotations") or {}) == (before["metadata"].get("annotations") or {})
-    leftovers = [p for p in (stack.project.parent / "tmp").rglob("*") if p.is_file()]
-    assert leftovers == []
+    assert leftover_files(stack) == []

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from tests.e2e.cluster import calico_manifests
+from tests.e2e.conftest import wait_established
 from tests.e2e.test_manifest_install import example_config, without_bookkeeping
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +39,7 @@ def install_operator_crds(cluster) -> None:
     documents = [d for d in yaml.safe_load_all((calico_manifests() / "operator-crds.yaml").read_text()) if d]
     installation = [d for d in documents if d["metadata"]["name"] == "installations.operator.tigera.io"]
     cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(installation))
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/installations.operator.tigera.io")
+    wait_established(cluster, "installations.operator.tigera.io")
 
 
 def test_operator_install_sets_typha_metrics_through_the_installation(make_cluster, make_stack):
