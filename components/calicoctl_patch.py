@@ -48,7 +48,7 @@ INPUT_KEYS = (
     "applyScript",
     "restoreScript",
 )
-CALICOCTL_TIMEOUT_SECONDS = 120
+DEFAULT_TIMEOUT_SECONDS = 120
 
 
 class CalicoctlError(Exception):
@@ -136,6 +136,7 @@ class Calicoctl:
         settings = props.get("calicoctl") or {}
         self.path = settings.get("path") or "calicoctl"
         self.allow_version_mismatch = bool(settings.get("allowVersionMismatch"))
+        self.timeout = int(settings.get("timeoutSeconds") or DEFAULT_TIMEOUT_SECONDS)
         self.connection = {k: str(v) for k, v in (props.get("connection") or {}).items() if v is not None}
         self.kind = props["kind"]
         self.name = props["resourceName"]
@@ -161,12 +162,13 @@ class Calicoctl:
                     capture_output=True,
                     text=True,
                     pass_fds=fds,
-                    timeout=CALICOCTL_TIMEOUT_SECONDS,
+                    timeout=self.timeout,
                     check=False,
                 )
             except subprocess.TimeoutExpired:
                 raise CalicoctlError(
-                    f"calicoctl {args[0]} {self.kind} {self.name} did not answer within {CALICOCTL_TIMEOUT_SECONDS} s"
+                    f"calicoctl {args[0]} {self.kind} {self.name} did not answer within {self.timeout} s"
+                    " (calico-monitoring:calicoctl.timeoutSeconds)"
                 ) from None
         if completed.returncode != 0:
             message = (completed.stderr.strip() + "\n" + completed.stdout.strip()).strip()

@@ -52,6 +52,7 @@ def calicoctl_patch_command(
         "calicoctl": {
             "path": target.calicoctl.path,
             "allowVersionMismatch": target.calicoctl.allow_version_mismatch,
+            "timeoutSeconds": target.calicoctl.timeout_seconds,
         },
         "connection": {},
         "renderTo": None,

@@ -84,6 +84,7 @@ class EtcdDatastore:
 class CalicoctlSettings:
     path: str = "calicoctl"
     allow_version_mismatch: bool = False
+    timeout_seconds: int = 120
 
 
 INSTALLS = ("manifest", "operator")
@@ -299,6 +300,16 @@ class _Section:
         value = self.raw[name]
         if not isinstance(value, bool):
             self.problem(name, value, "true or false")
+            return default
+        return value
+
+    def whole_number(self, name: str, default: int, low: int, high: int) -> int:
+        self.used.add(name)
+        if name not in self.raw:
+            return default
+        value = self.raw[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.problem(name, value, f"a whole number from {low} to {high}")
             return default
         return value
 
@@ -621,6 +632,7 @@ def _parse_calicoctl(s: _Section) -> CalicoctlSettings:
     result = CalicoctlSettings(
         path=s.string("path", defaults.path, _non_empty_path, "the calicoctl executable: a name on PATH or a path"),
         allow_version_mismatch=s.boolean("allowVersionMismatch", defaults.allow_version_mismatch),
+        timeout_seconds=s.whole_number("timeoutSeconds", defaults.timeout_seconds, 5, 3600),
     )
     s.reject_unknown()
     return result

@@ -6,10 +6,9 @@ from pathlib import Path
 import pytest
 from pulumi import RunError
 
-from tools.mock_engine import ROOT, Evaluation, evaluate, stack_file_config
+from tools.mock_engine import Evaluation, evaluate, stack_file_config
 
 CONFIGMAP = "kubernetes:core/v1:ConfigMap"
-UPSTREAM = ROOT.parent / "shared" / "reference" / "calico" / "grafana-dashboards.yaml"
 BASE = {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "kubernetes"}}
 
 
@@ -73,27 +72,6 @@ def test_dashboards_follow_a_custom_monitor_and_datasource():
 
 def test_dashboards_can_be_switched_off():
     assert config_maps({**BASE, "calico-monitoring:dashboards": {"enabled": False}}) == []
-
-
-@pytest.mark.skipif(not UPSTREAM.exists(), reason=f"{UPSTREAM} is not on this machine")
-def test_the_official_calico_configmap_imports_with_every_datasource_rewritten():
-    raw = UPSTREAM.read_text()
-    assert "calico-demo-prometheus" in raw  # the reference still has the references the rewrite removes
-    config = {**BASE, "calico-monitoring:dashboards": {"import": [str(UPSTREAM)]}}
-    data = {}
-    for config_map in config_maps(config):
-        assert len(json.dumps(config_map["data"]).encode()) < 256 * 1024
-        data.update(config_map["data"])
-    imported = {
-        key: json.loads(text) for key, text in data.items() if key not in ("felix.json", "kube-controllers.json")
-    }
-    assert imported, "the upstream ConfigMap should contribute dashboards"
-    for key, dashboard in imported.items():
-        refs = set(datasource_refs(dashboard))
-        assert refs <= {"${datasource}", "-- Grafana --", "grafana"}, (key, refs)
-        assert variable(dashboard, "datasource")["current"]["value"] == "prometheus"
-    text = json.dumps(imported)
-    assert "calico-demo-prometheus" not in text and "P11C5FC3F3B681947" not in text
 
 
 def test_a_bad_import_fails_with_the_file_and_reason_before_any_resource(tmp_path):

@@ -131,6 +131,7 @@ BAD = [
     ("podMonitor", {"labels": ["release"]}, ['podMonitor.labels: got ["release"]']),
     ("calicoctl", {"path": ""}, ['calicoctl.path: got ""']),
     ("calicoctl", {"allowVersionMismatch": "true"}, ['calicoctl.allowVersionMismatch: got "true"']),
+    ("calicoctl", {"timeoutSeconds": 2}, ["calicoctl.timeoutSeconds: got 2; expected a whole number from 5 to 3600"]),
     ("datastor", {"type": "kubernetes"}, ["calico-monitoring:datastor: unknown setting"]),
 ]
 

@@ -116,3 +116,18 @@ def queries_without_datasource(dashboard: Mapping[str, Any]) -> list[str]:
         if variable.get("type") in ("query", "adhoc") and variable.get("datasource") is None:
             missing.append(f"variable {name!r}")
     return missing
+
+
+def foreign_refs(dashboard: dict) -> list[tuple[str, object]]:
+    """References that are neither ${datasource} nor Grafana's built-in annotation source."""
+    return [
+        (path, ref)
+        for path, ref in datasource_refs(dashboard)
+        if ref != DATASOURCE_REF and ref not in GRAFANA_BUILTIN_REFS
+    ]
+
+
+def datasource_variable(dashboard: dict) -> dict:
+    found = [v for v in variables(dashboard).values() if v.get("type") == "datasource" and v["name"] == "datasource"]
+    assert len(found) == 1, "exactly one 'datasource' variable"
+    return found[0]

@@ -21,15 +21,15 @@ from components.dashboard_json import (
 )
 from tests.dashboards.grafana import (
     DATASOURCE_REF,
-    GRAFANA_BUILTIN_REFS,
     datasource_refs,
+    datasource_variable,
+    foreign_refs,
     iter_panels,
     queries_without_datasource,
     variables,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dashboards"
-UPSTREAM = Path("/work/shared/reference/calico/grafana-dashboards.yaml")
 UID = "prom-main-7f3a"
 
 # References each fixture must keep after the rewrite: Grafana's own sources and non-Prometheus ones.
@@ -53,21 +53,6 @@ KEPT_REFS = {
 
 def load_fixture(name: str) -> dict:
     return load_dashboard_sources(str(FIXTURES / name))[name]
-
-
-def foreign_refs(dashboard: dict) -> list[tuple[str, object]]:
-    """References that are neither ${datasource} nor Grafana's built-in annotation source."""
-    return [
-        (path, ref)
-        for path, ref in datasource_refs(dashboard)
-        if ref != DATASOURCE_REF and ref not in GRAFANA_BUILTIN_REFS
-    ]
-
-
-def datasource_variable(dashboard: dict) -> dict:
-    found = [v for v in variables(dashboard).values() if v.get("type") == "datasource" and v["name"] == "datasource"]
-    assert len(found) == 1, "exactly one 'datasource' variable"
-    return found[0]
 
 
 # --------------------------------------------------------------------------- rewrite_datasources
@@ -178,19 +163,6 @@ def test_rewrite_rejects_bad_arguments_and_conflicting_variables():
     loki_variable["templating"]["list"][0]["query"] = "loki"
     with pytest.raises(DashboardError, match="selects 'loki' data sources"):
         rewrite_datasources(loki_variable, UID)
-
-
-def test_upstream_calico_dashboards_have_no_foreign_references_after_rewrite():
-    if not UPSTREAM.exists():
-        pytest.skip(f"{UPSTREAM} is not on this machine")
-    dashboards = load_dashboard_sources(str(UPSTREAM))
-    assert dashboards, "the upstream ConfigMap holds dashboards"
-    for key, dashboard in dashboards.items():
-        assert foreign_refs(dashboard), f"{key}: the upstream file should have references to rewrite"
-        rewritten = rewrite_datasources(dashboard, UID)
-        assert foreign_refs(rewritten) == [], key
-        assert queries_without_datasource(rewritten) == [], key
-        assert datasource_variable(rewritten)["current"]["value"] == UID
 
 
 # --------------------------------------------------------------------------- set_job

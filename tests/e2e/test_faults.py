@@ -36,6 +36,7 @@ def test_datastore_down_during_up_fails_with_calicoctls_message_and_records_noth
         "caCertFile": env["ETCD_CA_CERT_FILE"],
     }
     config["calico-monitoring:kubeControllers"] = {"enabled": False}
+    config["calico-monitoring:calicoctl"] = {"timeoutSeconds": 15}
     stack = make_stack(cluster, config)
 
     calico_etcd.stop()
@@ -43,7 +44,7 @@ def test_datastore_down_during_up_fails_with_calicoctls_message_and_records_noth
     assert failed.returncode != 0
     output = failed.stdout + failed.stderr
     # calicoctl keeps retrying an unreachable etcd; the provider stops it and names the step.
-    assert "calicoctl get felixConfiguration default did not answer within 120 s" in output, output[-3000:]
+    assert "calicoctl get felixConfiguration default did not answer within 15 s" in output, output[-3000:]
     exported = json.loads(stack.export())
     assert not [r for r in exported["deployment"].get("resources") or [] if "CalicoctlPatch" in r["type"]]
 

@@ -1,0 +1,49 @@
+"""Calico's own dashboards (manifests/grafana-dashboards.yaml of the pinned Calico module) imported by the program."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.dashboard_json import load_dashboard_sources, rewrite_datasources
+from tests.dashboards.grafana import datasource_variable, foreign_refs, queries_without_datasource
+from tests.e2e.cluster import calico_manifests
+from tools.mock_engine import evaluate
+
+pytestmark = pytest.mark.e2e
+BASE = {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "kubernetes"}}
+UID = "prom-main-7f3a"
+
+
+def upstream() -> str:
+    path = calico_manifests() / "grafana-dashboards.yaml"
+    assert "calico-demo-prometheus" in path.read_text()  # it still has the references the rewrite removes
+    return str(path)
+
+
+def test_upstream_calico_dashboards_have_no_foreign_references_after_rewrite():
+    dashboards = load_dashboard_sources(upstream())
+    assert dashboards, "the upstream ConfigMap holds dashboards"
+    for key, dashboard in dashboards.items():
+        assert foreign_refs(dashboard), f"{key}: the upstream file should have references to rewrite"
+        rewritten = rewrite_datasources(dashboard, UID)
+        assert foreign_refs(rewritten) == [], key
+        assert queries_without_datasource(rewritten) == [], key
+        assert datasource_variable(rewritten)["current"]["value"] == UID
+
+
+def test_the_official_calico_configmap_imports_with_every_datasource_rewritten():
+    config = {**BASE, "calico-monitoring:dashboards": {"import": [upstream()]}}
+    data = {}
+    for registration in evaluate(config).by_type("kubernetes:core/v1:ConfigMap"):
+        config_map = registration.plain_inputs
+        assert len(json.dumps(config_map["data"]).encode()) < 256 * 1024
+        data.update(config_map["data"])
+    imported = {
+        key: json.loads(text) for key, text in data.items() if key not in ("felix.json", "kube-controllers.json")
+    }
+    assert imported, "the upstream ConfigMap should contribute dashboards"
+    for key, dashboard in imported.items():
+        assert foreign_refs(dashboard) == [], key
+        assert datasource_variable(dashboard)["current"]["value"] == "prometheus"
