@@ -15,15 +15,17 @@ from components.pod_monitor import FelixPodMonitor, FelixPodMonitorArgs, Metrics
 from components.settings import KubernetesProviderSettings, Settings
 from components.workloads import KubeControllersMetrics, TyphaMetrics
 
-# Every provider flag is set explicitly: the SDK otherwise fills unset ones from the
-# KUBECONFIG and PULUMI_K8S_* variables of whoever runs the program, so two machines
-# would preview different provider inputs. These are the provider's own defaults.
+# Provider flags are set explicitly: the SDK otherwise fills unset ones from the KUBECONFIG
+# and PULUMI_K8S_* variables of whoever runs the program, so two machines would preview
+# different provider inputs. Left out on purpose: deleteUnreachable and skipUpdateUnreachable,
+# the provider's escape hatches for a cluster that is gone, which an operator sets for one
+# run with PULUMI_K8S_DELETE_UNREACHABLE / PULUMI_K8S_SKIP_UPDATE_UNREACHABLE.
 PROVIDER_FLAGS = {
     "enable_server_side_apply": True,  # the DaemonSet patch needs server-side apply
-    "enable_config_map_mutable": False,
+    # The only ConfigMaps are the dashboards: an edit updates them in place, where an
+    # immutable one would be deleted and recreated (Grafana drops, then re-adds, them).
+    "enable_config_map_mutable": True,
     "enable_secret_mutable": False,
-    "delete_unreachable": False,
-    "skip_update_unreachable": False,
     "suppress_deprecation_warnings": False,
     "suppress_helm_hook_warnings": False,
 }

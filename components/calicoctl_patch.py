@@ -321,13 +321,27 @@ class CalicoctlPatchProvider(dynamic.ResourceProvider):
             remove_rendered(props)
             return
         calicoctl = Calicoctl(props)
-        live = calicoctl.get()
+        try:
+            live = calicoctl.get()
+        except CalicoctlError as error:
+            if not _delete_unreachable():
+                raise
+            # The operator said the cluster is gone (the kubernetes provider's own escape hatch).
+            pulumi.log.warn(
+                f"{error}; PULUMI_K8S_DELETE_UNREACHABLE is set, so {calicoctl.kind} {calicoctl.name} is left as it is"
+                f" (its values before this program: {canonical(props.get('originals') or {})})"
+            )
+            return
         if live is None:
             return
         originals = recorded_originals(live)
         if originals is None:
             originals = props.get("originals") or {}
         calicoctl.patch(_merge(restore_patch(originals), {"metadata": {"annotations": {ORIGINALS_ANNOTATION: None}}}))
+
+
+def _delete_unreachable() -> bool:
+    return os.environ.get("PULUMI_K8S_DELETE_UNREACHABLE", "").strip().lower() in ("1", "true", "yes")
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -109,10 +109,8 @@ EMPTY_ETCD = {
 # PULUMI_K8S_* or KUBECONFIG variables leak into the inputs; kubeconfig "" = default lookup.
 PINNED_PROVIDER_FLAGS = {
     "enableServerSideApply": "true",
-    "enableConfigMapMutable": "false",
+    "enableConfigMapMutable": "true",
     "enableSecretMutable": "false",
-    "deleteUnreachable": "false",
-    "skipUpdateUnreachable": "false",
     "suppressDeprecationWarnings": "false",
     "suppressHelmHookWarnings": "false",
     "kubeconfig": "",

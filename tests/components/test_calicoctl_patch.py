@@ -316,3 +316,16 @@ def test_render_mode_writes_scripts_that_apply_and_restore(tmp_path, sandbox, pr
     assert felix(sandbox)["spec"] == ORIGINAL
     provider.delete(created.id, created.outs)
     assert not apply_script.exists() and not restore_script.exists()
+
+
+def test_delete_with_an_unreachable_datastore_fails_unless_the_operator_says_it_is_gone(
+    sandbox, provider, felix_patch, monkeypatch
+):
+    sandbox.seed("FelixConfiguration", "default", ORIGINAL)
+    created = provider.create(felix_patch().props)
+    monkeypatch.setenv("FAKE_CALICOCTL_FAIL", "get")
+    with pytest.raises(CalicoctlError, match="refuses this get"):
+        provider.delete(created.id, created.outs)
+    monkeypatch.setenv("PULUMI_K8S_DELETE_UNREACHABLE", "true")
+    provider.delete(created.id, created.outs)  # left alone, with a warning naming the originals
+    assert felix(sandbox)["spec"]["prometheusMetricsEnabled"] is True
