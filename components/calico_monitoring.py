@@ -107,4 +107,6 @@ class CalicoMonitoring(pulumi.ComponentResource):
         self.outputs: dict[str, pulumi.Input] = {"felixMetrics": self.felix.applied, "scrapeJobs": settings.jobs}
         if settings.kube_controllers.enabled:
             self.outputs["kubeControllersMetrics"] = self.kube_controllers.applied
+        if settings.declares_ports:
+            self.outputs["calicoNodeRollout"] = self.metrics_port.rollout
         self.register_outputs(self.outputs)

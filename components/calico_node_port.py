@@ -8,7 +8,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.manifests import calico_node_port_patch
+from components.manifests import calico_node_port_patch, rollout_status
+from components.sdk_values import plain
 from components.settings import CalicoNodeSettings
 
 
@@ -30,7 +31,17 @@ class CalicoNodeMetricsPort(pulumi.ComponentResource):
             spec=manifest["spec"],
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.register_outputs({})
+        # Read back after the patch on every run: the first `up` shows the rollout just started,
+        # any later `up` (with nothing to change) where it stands.
+        live = k8s.apps.v1.DaemonSet.get(
+            f"{name}-daemonset",
+            f"{args.calico_node.namespace}/{args.calico_node.daemon_set}",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.patch]),
+        )
+        self.rollout = pulumi.Output.all(live.metadata, live.status).apply(
+            lambda parts: rollout_status(plain(parts[0]), plain(parts[1]))
+        )
+        self.register_outputs({"rollout": self.rollout})
 
 
 def deployment_patch(name: str, manifest: dict[str, Any], parent: pulumi.Resource) -> k8s.apps.v1.DeploymentPatch:

@@ -303,3 +303,24 @@ def prometheus_rule(
         "metadata": {"name": name, "namespace": namespace, "labels": {**MANAGED_BY, **dict(labels)}},
         "spec": {"groups": groups},
     }
+
+
+def rollout_status(metadata: dict[str, Any] | None, status: dict[str, Any] | None) -> dict[str, Any]:
+    """Where a DaemonSet's rollout stands, from the object the provider last read.
+
+    `complete` once the controller has seen the newest generation and every scheduled pod
+    runs it. The patch does not wait for this (skipAwait); `pulumi refresh` reads it again.
+    """
+    metadata, status = _camel_keys(metadata or {}), _camel_keys(status or {})
+    generation = metadata.get("generation")
+    observed = status.get("observedGeneration")
+    desired = status.get("desiredNumberScheduled")
+    updated = status.get("updatedNumberScheduled", 0)
+    complete = generation is not None and observed == generation and desired is not None and updated == desired
+    return {
+        "generation": generation,
+        "observedGeneration": observed,
+        "desiredNumberScheduled": desired,
+        "updatedNumberScheduled": updated,
+        "complete": complete,
+    }

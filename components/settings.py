@@ -771,6 +771,11 @@ def _parse_labels(s: _Section, name: str) -> tuple[tuple[str, str], ...]:
     labels = []
     for key in sorted(raw):
         value = raw[key]
+        # `pulumi config set --path …labels.x 1` stores a number (and true a boolean): the user meant text.
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, int):
+            value = str(value)
         if not is_label_key(key):
             s.problem(f"{name}.{key}", key, "a Kubernetes label name such as release or app.kubernetes.io/part-of")
         elif not isinstance(value, str) or not is_label_value(value):

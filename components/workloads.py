@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pulumi
@@ -23,21 +22,8 @@ from components.manifests import (
     typha_patch,
 )
 from components.pod_monitor import MetricsServiceMonitor, custom_resource
+from components.sdk_values import plain
 from components.settings import Settings, WorkloadSettings
-
-
-def plain(value: Any) -> Any:
-    """An SDK output as plain JSON-like data; numbers come over the wire as floats."""
-    value = json.loads(json.dumps(value))
-
-    def ints(item: Any) -> Any:
-        if isinstance(item, dict):
-            return {key: ints(v) for key, v in item.items()}
-        if isinstance(item, list):
-            return [ints(v) for v in item]
-        return int(item) if isinstance(item, float) and item.is_integer() else item
-
-    return ints(value)
 
 
 def scrape_workload(

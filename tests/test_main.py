@@ -150,7 +150,8 @@ def test_example_stack_registers_the_four_components_in_order(stack):
     port_component = evaluation.by_type(COMPONENT + "CalicoNodeMetricsPort")[0]
     monitor_component = evaluation.by_type(COMPONENT + "FelixPodMonitor")[0]
     assert port_component.dependencies == [command.urn]
-    assert monitor_component.dependencies == [evaluation.one(PATCH).urn]
+    # The PodMonitor waits for the patch (and for the read of the DaemonSet's rollout after it).
+    assert evaluation.one(PATCH).urn in monitor_component.dependencies
 
     provider = evaluation.one(PROVIDER)
     for kubernetes_resource in evaluation.registrations:
@@ -191,6 +192,9 @@ def test_stack_outputs_come_from_what_calicoctl_read_back():
     def command_stdout(args):
         if args.typ == COMMAND:
             return {"applied": applied}
+        if args.typ == "kubernetes:apps/v1:DaemonSet":
+            # The DaemonSet read right after the patch: the controller has not caught up yet.
+            return {"metadata": {"generation": 3}, "status": {"observedGeneration": 2, "desiredNumberScheduled": 5}}
         return {}
 
     evaluation = evaluate(stack_file_config("example-kdd"), outputs=command_stdout)
@@ -199,6 +203,13 @@ def test_stack_outputs_come_from_what_calicoctl_read_back():
         # The mock gives every calicoctl step the same stdout.
         "kubeControllersMetrics": applied,
         "scrapeJobs": {"felix": "monitoring/felix", "kube-controllers": "monitoring/calico-kube-controllers"},
+        "calicoNodeRollout": {
+            "generation": 3,
+            "observedGeneration": 2,
+            "desiredNumberScheduled": 5,
+            "updatedNumberScheduled": 0,
+            "complete": False,
+        },
     }
 
 

@@ -7,7 +7,9 @@ markers, parent, dependencies, replacement options) for the tests to inspect.
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 import runpy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -147,6 +149,31 @@ class StackConfig:
     secret_keys: tuple[str, ...]
 
 
+class StackFileLoader(yaml.SafeLoader):
+    """YAML as the Pulumi CLI (v3.274.1, checked) hands a stack file's values to a program:
+    only true/false are booleans (`yes`/`on` stay strings), a date becomes Go's time text
+    ("2024-01-01 00:00:00 +0000 UTC") and `010` is octal 8. PyYAML alone reads YAML 1.1."""
+
+
+def _go_time(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    value = loader.construct_yaml_timestamp(node)
+    if not isinstance(value, datetime.datetime):
+        value = datetime.datetime(value.year, value.month, value.day, tzinfo=datetime.timezone.utc)
+    if value.tzinfo is not None:
+        value = value.astimezone(datetime.timezone.utc)
+    return value.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+
+
+StackFileLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+StackFileLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+StackFileLoader.add_constructor("tag:yaml.org,2002:timestamp", _go_time)
+
+
 def load_stack_file(stack: str, root: Path = ROOT) -> StackConfig:
     """Pulumi.<stack>.yaml's `config:` as the CLI hands it to a program (objects as JSON).
 
@@ -154,7 +181,7 @@ def load_stack_file(stack: str, root: Path = ROOT) -> StackConfig:
     `secure:` value becomes the placeholder "[secret]" and its key is marked secret.
     """
     path = root / f"Pulumi.{stack}.yaml"
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=StackFileLoader) or {}
     secret_keys = []
     values = {}
     for key, value in (document.get("config") or {}).items():

@@ -262,3 +262,14 @@ def test_more_bad_values(key, value, fragments):
         parse_settings(with_key(key, value))
     for fragment in fragments:
         assert fragment in str(error.value)
+
+
+def test_label_values_set_as_numbers_by_pulumi_config_set_path_are_the_text_meant():
+    # `pulumi config set --path calico-monitoring:dashboards.labels.grafana_dashboard 1` stores the number 1.
+    values = {
+        "kubernetes:context": "c",
+        "calico-monitoring:datastore": '{"type": "kubernetes"}',
+        "calico-monitoring:dashboards": '{"labels": {"grafana_dashboard": 1, "public": true}}',
+    }
+    settings = parse_settings(values)
+    assert dict(settings.dashboards.labels) == {"grafana_dashboard": "1", "public": "true"}

@@ -241,3 +241,22 @@ def test_typha_patch_lists_the_live_entries_first_as_server_side_apply_keeps_the
     assert [p["containerPort"] for p in container["ports"]] == [5473, 9093]
     # Nothing live (first preview of a missing read, or the mock engine): the patch as it is.
     assert align_with_live(patch, None) == patch["spec"]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "status", "complete"),
+    [
+        ({"generation": 4}, {"observedGeneration": 4, "desiredNumberScheduled": 3, "updatedNumberScheduled": 3}, True),
+        ({"generation": 4}, {"observedGeneration": 3, "desiredNumberScheduled": 3, "updatedNumberScheduled": 3}, False),
+        (
+            {"generation": 4},
+            {"observed_generation": 4, "desired_number_scheduled": 3, "updated_number_scheduled": 1},
+            False,
+        ),
+        (None, None, False),
+    ],
+)
+def test_rollout_status(metadata, status, complete):
+    from components.manifests import rollout_status
+
+    assert rollout_status(metadata, status)["complete"] is bool(complete)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 
 import pytest
 import yaml
@@ -100,3 +101,21 @@ def test_manifest_install_up_preview_change_destroy(make_cluster, make_stack):
     assert cluster.get("podmonitor", "felix", "monitoring") is None
     assert cluster.get("prometheusrule", "calico", "monitoring") is None
     assert cluster.kubectl("get", "configmap", "-n", "monitoring", "-l", "grafana_dashboard=1", "-o", "name") == ""
+
+
+def test_up_returns_at_once_and_a_later_up_reports_the_finished_rollout(make_cluster, make_stack):
+    cluster = make_cluster()
+    stack = make_stack(cluster, example_config("example-kdd"))
+    stack.up()
+    generation = cluster.get("daemonset", "calico-node", "kube-system")["metadata"]["generation"]
+    assert stack.outputs()["calicoNodeRollout"]["generation"] == generation
+    # The controller manager records the new generation; the next `up` (nothing to change) reads it back.
+    deadline = time.monotonic() + 60
+    while cluster.get("daemonset", "calico-node", "kube-system")["status"].get("observedGeneration") != generation:
+        assert time.monotonic() < deadline, "kube-controller-manager never observed the patched DaemonSet"
+        time.sleep(0.5)
+    stack.up("--expect-no-changes")
+    rollout = stack.outputs()["calicoNodeRollout"]
+    assert rollout["generation"] == generation and rollout["observedGeneration"] == generation
+    assert rollout["complete"] is (rollout["updatedNumberScheduled"] == rollout["desiredNumberScheduled"])
+    stack.destroy()

@@ -90,3 +90,19 @@ def test_render_mode_writes_manifests_and_scripts(make_cluster, make_stack):
     assert cluster.get("servicemonitor", "felix", "monitoring") is None
     stack.destroy()
     assert not (out / "calicoctl" / "calico-monitoring-felix-calicoctl-patch.apply.sh").exists()
+
+
+def test_the_cli_reads_stack_files_as_make_render_does(make_cluster, make_stack):
+    cluster = make_cluster(calico=False, monitoring_crds=False)
+    config = example_config("example-kdd")
+    stack = make_stack(cluster, config)
+    stack_file = stack.project / f"Pulumi.{stack.name}.yaml"
+    text = stack_file.read_text()
+    assert "\nconfig:\n" in "\n" + text
+    stack_file.write_text(
+        ("\n" + text).replace("\nconfig:\n", "\nconfig:\n  calico-monitoring:dashboards: {enabled: yes}\n", 1)
+    )
+    failed = stack.preview(check=False)
+    assert failed.returncode != 0
+    # The same message tests/tools/test_render.py expects from the offline evaluator.
+    assert 'calico-monitoring:dashboards.enabled: got "yes"; expected true or false' in failed.stdout + failed.stderr

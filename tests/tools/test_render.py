@@ -1,6 +1,7 @@
 """Offline render: committed snapshots match a fresh render, byte for byte."""
 
 import difflib
+import json
 import os
 import subprocess
 import sys
@@ -89,3 +90,25 @@ def test_render_fails_with_the_config_message(tmp_path):
     assert result.returncode == 1
     assert 'calico-monitoring:datastore.type: got "etcd"; expected "kubernetes" or "etcdv3"' in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_stack_files_are_read_as_the_cli_reads_them(tmp_path):
+    # What the real CLI (v3.274.1) passed to a program for this file: `yes` a string, the date as Go's
+    # time text, 010 as octal; only true/false are booleans.
+    (tmp_path / "Pulumi.yaml12.yaml").write_text(
+        "config:\n"
+        "  kubernetes:context: c\n"
+        "  calico-monitoring:datastore: {type: kubernetes}\n"
+        "  calico-monitoring:dashboards: {enabled: yes, folder: 2024-01-01, n: 010}\n"
+        "  calico-monitoring:alerts: {enabled: false}\n"
+    )
+    config = load_stack_file("yaml12", tmp_path)
+    assert json.loads(config.values["calico-monitoring:dashboards"]) == {
+        "enabled": "yes",
+        "folder": "2024-01-01 00:00:00 +0000 UTC",
+        "n": 8,
+    }
+    assert json.loads(config.values["calico-monitoring:alerts"]) == {"enabled": False}
+    result = run_render("yaml12", "--stacks-dir", str(tmp_path), "--out", str(tmp_path / "out"), cwd=ROOT)
+    assert result.returncode == 1  # `yes` is not a boolean for the CLI either: the same message in both
+    assert 'calico-monitoring:dashboards.enabled: got "yes"; expected true or false' in result.stderr
