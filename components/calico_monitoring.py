@@ -12,6 +12,7 @@ from components.dashboards import CalicoDashboards, dashboard_configmaps, dashbo
 from components.felix_metrics import CalicoctlTarget, FelixMetrics, FelixMetricsArgs
 from components.manifests import felix_service_scrape
 from components.pod_monitor import FelixPodMonitor, FelixPodMonitorArgs, MetricsServiceMonitor
+from components.prerequisites import ClusterPrerequisites
 from components.settings import KubernetesProviderSettings, Settings
 from components.workloads import KubeControllersMetrics, TyphaMetrics
 
@@ -70,6 +71,8 @@ class CalicoMonitoring(pulumi.ComponentResource):
         def after(*resources: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions.merge(kubernetes, pulumi.ResourceOptions(depends_on=list(resources)))
 
+        if settings.render_yaml_to is None:
+            ClusterPrerequisites(f"{name}-prerequisites", settings, opts=kubernetes)
         target = CalicoctlTarget(settings.datastore, settings.calicoctl, settings.render_yaml_to)
         self.felix = FelixMetrics(
             f"{name}-felix",

@@ -17,6 +17,8 @@ EXPECTED_TREE = [
     (COMPONENT + "FelixMetrics", "calico-monitoring-felix", "calico-monitoring"),
     (COMMAND, "calico-monitoring-felix-calicoctl-patch", "calico-monitoring-felix"),
     (PROVIDER, "calico-monitoring-kubernetes", "calico-monitoring"),
+    # Reads of what the cluster must have (CRDs, calico-node), so a preview fails early.
+    (COMPONENT + "ClusterPrerequisites", "calico-monitoring-prerequisites", "calico-monitoring"),
     (COMPONENT + "CalicoNodeMetricsPort", "calico-monitoring-calico-node-port", "calico-monitoring"),
     (PATCH, "calico-monitoring-calico-node-port-daemonset-patch", "calico-monitoring-calico-node-port"),
     (COMPONENT + "FelixPodMonitor", "calico-monitoring-felix-podmonitor", "calico-monitoring"),

@@ -106,3 +106,20 @@ def test_the_cli_reads_stack_files_as_make_render_does(make_cluster, make_stack)
     assert failed.returncode != 0
     # The same message tests/tools/test_render.py expects from the offline evaluator.
     assert 'calico-monitoring:dashboards.enabled: got "yes"; expected true or false' in failed.stdout + failed.stderr
+
+
+@pytest.mark.parametrize("missing", ["prometheus-operator", "calico-node"])
+def test_preview_fails_early_naming_a_missing_prerequisite(make_cluster, make_stack, missing):
+    cluster = make_cluster(monitoring_crds=missing != "prometheus-operator")
+    if missing == "calico-node":
+        cluster.kubectl("delete", "daemonset", "calico-node", "-n", "kube-system", "--wait=true")
+    stack = make_stack(cluster, example_config("example-kdd"))
+    failed = stack.preview(check=False)
+    assert failed.returncode != 0
+    output = failed.stdout + failed.stderr
+    expected = {
+        "prometheus-operator": "prerequisites-prometheus-operator-crd-podmonitors.monitoring.coreos.com",
+        "calico-node": "prerequisites-calico-node",
+    }[missing]
+    assert expected in output, output[-3000:]
+    assert "not found" in output or "does not exist" in output or "NotFound" in output, output[-3000:]
