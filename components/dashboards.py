@@ -7,6 +7,7 @@ datasource the same way, so no panel says "datasource not found".
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +49,25 @@ def dashboard_files(settings: DashboardSettings, jobs: dict[str, str]) -> dict[s
     return files
 
 
+def configmap_name(key: str) -> str:
+    """`felix.json` -> `calico-dashboard-felix`: one stable ConfigMap name per dashboard key."""
+    stem = key[: -len(".json")] if key.endswith(".json") else key
+    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:200] or "dashboard"
+    return f"calico-dashboard-{slug}"
+
+
 def dashboard_configmaps(settings: DashboardSettings, files: dict[str, str]) -> list[dict[str, Any]]:
-    groups = pack_into_configmaps(files)
+    """One ConfigMap per dashboard, named after its key: an edit updates that ConfigMap in place,
+    and adding or removing a dashboard never renames the others (Grafana's sidecar removes a
+    dashboard when the ConfigMap that carried it goes)."""
     manifests = []
-    for index, group in enumerate(groups, start=1):
-        name = "calico-dashboards" if len(groups) == 1 else f"calico-dashboards-{index}"
+    names: dict[str, str] = {}
+    for key in sorted(files):
+        pack_into_configmaps({key: files[key]})  # raises when one dashboard is over the ConfigMap limit
+        name = configmap_name(key)
+        if name in names:
+            raise DashboardError(f"dashboards {names[name]!r} and {key!r} would share the ConfigMap name {name!r}")
+        names[name] = key
         metadata: dict[str, Any] = {
             "name": name,
             "namespace": settings.namespace,
@@ -60,7 +75,7 @@ def dashboard_configmaps(settings: DashboardSettings, files: dict[str, str]) -> 
         }
         if settings.folder is not None:
             metadata["annotations"] = {FOLDER_ANNOTATION: settings.folder}
-        manifests.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": dict(group)})
+        manifests.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": {key: files[key]}})
     return manifests
 
 
@@ -69,7 +84,7 @@ class CalicoDashboards(pulumi.ComponentResource):
         super().__init__("calico-monitoring:index:CalicoDashboards", name, None, opts)
         self.config_maps = [
             k8s.core.v1.ConfigMap(
-                f"{name}-{manifest['metadata']['name']}",
+                f"{name}-{manifest['metadata']['name'].removeprefix('calico-dashboard-')}",
                 metadata=manifest["metadata"],
                 data=manifest["data"],
                 opts=pulumi.ResourceOptions(parent=self),

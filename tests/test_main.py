@@ -39,7 +39,8 @@ EXPECTED_TREE = [
         "calico-monitoring-alerts",
     ),
     (COMPONENT + "CalicoDashboards", "calico-monitoring-dashboards", "calico-monitoring"),
-    ("kubernetes:core/v1:ConfigMap", "calico-monitoring-dashboards-calico-dashboards", "calico-monitoring-dashboards"),
+    ("kubernetes:core/v1:ConfigMap", "calico-monitoring-dashboards-felix", "calico-monitoring-dashboards"),
+    ("kubernetes:core/v1:ConfigMap", "calico-monitoring-dashboards-kube-controllers", "calico-monitoring-dashboards"),
 ]
 
 # The tutorial's DaemonSet edit: containerPort 9091 named http-metrics on the calico-node container.

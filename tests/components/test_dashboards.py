@@ -35,15 +35,20 @@ def datasource_refs(node):
 
 @pytest.mark.parametrize("stack", ["example-kdd", "example-etcd", "example-operator"])
 def test_example_stacks_ship_dashboards_for_what_they_scrape(stack):
-    [config_map] = config_maps(stack_file_config(stack))
-    assert config_map["metadata"]["namespace"] == "monitoring"
-    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    maps = config_maps(stack_file_config(stack))
+    for config_map in maps:
+        assert config_map["metadata"]["namespace"] == "monitoring"
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
     expected = {"felix.json": "monitoring/felix", "kube-controllers.json": "monitoring/calico-kube-controllers"}
     if stack == "example-operator":
         expected["typha.json"] = "monitoring/calico-typha"
-    assert set(config_map["data"]) == set(expected)
+    # One ConfigMap per dashboard, named after it.
+    data = {key: text for m in maps for key, text in m["data"].items()}
+    assert {m["metadata"]["name"]: list(m["data"]) for m in maps} == {
+        f"calico-dashboard-{key.removesuffix('.json')}": [key] for key in expected
+    }
     for key, job in expected.items():
-        dashboard = json.loads(config_map["data"][key])
+        dashboard = json.loads(data[key])
         assert dashboard["title"].startswith("Calico")
         assert variable(dashboard, "job")["query"] == job
         assert variable(dashboard, "datasource")["current"]["value"] == "prometheus"
@@ -61,11 +66,13 @@ def test_dashboards_follow_a_custom_monitor_and_datasource():
             "folder": "Networking",
         },
     }
-    [config_map] = config_maps(config)
-    assert config_map["metadata"]["namespace"] == "grafana"
-    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "calico"
-    assert config_map["metadata"]["annotations"] == {"grafana_folder": "Networking"}
-    felix = json.loads(config_map["data"]["felix.json"])
+    maps = config_maps(config)
+    for config_map in maps:
+        assert config_map["metadata"]["namespace"] == "grafana"
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "calico"
+        assert config_map["metadata"]["annotations"] == {"grafana_folder": "Networking"}
+    [felix_map] = [m for m in maps if "felix.json" in m["data"]]
+    felix = json.loads(felix_map["data"]["felix.json"])
     assert variable(felix, "job")["query"] == "observability/calico-felix"
     assert variable(felix, "datasource")["current"]["value"] == "thanos"
 
@@ -84,7 +91,7 @@ def test_a_bad_import_fails_with_the_file_and_reason_before_any_resource(tmp_pat
     assert evaluation.registrations == []
 
 
-def test_many_dashboards_are_split_below_the_configmap_limit(tmp_path):
+def test_each_dashboard_has_its_own_configmap_below_the_limit(tmp_path):
     panels = [{"type": "timeseries", "title": f"p{i}", "targets": [{"expr": "up" + " " * 400}]} for i in range(120)]
     paths = []
     for n in range(8):
@@ -92,10 +99,24 @@ def test_many_dashboards_are_split_below_the_configmap_limit(tmp_path):
         path.write_text(json.dumps({"title": f"Big {n}", "uid": f"big-{n}", "panels": panels}))
         paths.append(str(path))
     maps = config_maps({**BASE, "calico-monitoring:dashboards": {"import": paths}})
-    assert len(maps) > 1
-    assert sorted(m["metadata"]["name"] for m in maps) == [f"calico-dashboards-{i}" for i in range(1, len(maps) + 1)]
+    assert sorted(m["metadata"]["name"] for m in maps) == sorted(
+        [
+            "calico-dashboard-felix",
+            "calico-dashboard-kube-controllers",
+            *(f"calico-dashboard-big-{n}" for n in range(8)),
+        ]
+    )
+    assert all(len(m["data"]) == 1 for m in maps)
     keys = [key for m in maps for key in m["data"]]
     assert sorted(keys) == sorted(["felix.json", "kube-controllers.json", *(f"big-{n}.json" for n in range(8))])
     for config_map in maps:
         size = sum(len(k.encode()) + len(v.encode()) for k, v in config_map["data"].items())
         assert size <= 256 * 1024
+
+
+def test_two_dashboards_that_would_share_a_configmap_name_are_refused(tmp_path):
+    for name in ("My Board.json", "my-board.json"):
+        (tmp_path / name).write_text(json.dumps({"title": name, "uid": name.replace(" ", ""), "panels": []}))
+    imports = [str(tmp_path / "My Board.json"), str(tmp_path / "my-board.json")]
+    with pytest.raises(RunError, match="would share the ConfigMap name 'calico-dashboard-my-board'"):
+        evaluate({**BASE, "calico-monitoring:dashboards": {"import": imports}})

@@ -31,7 +31,9 @@ def objects(config):
 def test_manifest_install_with_port_patches():
     found, calicoctl = objects({"typha": {"enabled": True}})
     assert sorted(found) == [
-        "ConfigMap/monitoring/calico-dashboards",
+        "ConfigMap/monitoring/calico-dashboard-felix",
+        "ConfigMap/monitoring/calico-dashboard-kube-controllers",
+        "ConfigMap/monitoring/calico-dashboard-typha",
         "DaemonSetPatch/kube-system/calico-node",
         "DeploymentPatch/kube-system/calico-kube-controllers",
         "DeploymentPatch/kube-system/calico-typha",
@@ -70,7 +72,8 @@ def test_manifest_install_with_port_patches():
 def test_manifest_install_without_restarting_calico_node():
     found, calicoctl = objects({"felix": {"scrape": "service"}})
     assert sorted(found) == [
-        "ConfigMap/monitoring/calico-dashboards",
+        "ConfigMap/monitoring/calico-dashboard-felix",
+        "ConfigMap/monitoring/calico-dashboard-kube-controllers",
         "PrometheusRule/monitoring/calico",
         "Service/kube-system/calico-monitoring-calico-kube-controllers",
         "Service/kube-system/calico-monitoring-felix",
@@ -97,7 +100,9 @@ def test_manifest_install_without_restarting_calico_node():
 def test_operator_install_patches_no_workload():
     found, calicoctl = objects({"install": "operator"})
     assert sorted(found) == [
-        "ConfigMap/monitoring/calico-dashboards",
+        "ConfigMap/monitoring/calico-dashboard-felix",
+        "ConfigMap/monitoring/calico-dashboard-kube-controllers",
+        "ConfigMap/monitoring/calico-dashboard-typha",
         "InstallationPatch//default",
         "PrometheusRule/monitoring/calico",
         "Service/calico-system/calico-monitoring-felix",
