@@ -113,3 +113,38 @@ def test_a_dashboard_edit_updates_its_configmap_in_place(make_cluster, make_stac
     assert {name: cm["metadata"]["uid"] for name, cm in after.items()} == uids
     assert any("Edited by the e2e suite" in json.dumps(cm["data"]) for cm in after.values())
     stack.destroy()
+
+
+def destroy_all_but(stack, type_suffix: str) -> None:
+    """The README's procedure: destroy everything else, then drop the orphaned patch from state."""
+    urn = urn_of(stack, type_suffix)
+    stack.destroy("--exclude", urn)
+    stack.run("state", "delete", "--yes", "--stack", stack.name, urn)
+    stack.destroy()
+
+
+def test_destroy_after_calico_node_was_deleted_with_the_readme_procedure(make_cluster, make_stack):
+    cluster = make_cluster()
+    stack = make_stack(cluster, example_config("example-kdd"))
+    stack.up()
+    cluster.kubectl("delete", "daemonset", "calico-node", "-n", "kube-system", "--wait=true")
+    blocked = stack.destroy(check=False)
+    assert blocked.returncode != 0
+    assert "currently managing a required field" in blocked.stdout + blocked.stderr
+    destroy_all_but(stack, "DaemonSetPatch")
+    assert cluster.get("daemonset", "calico-node", "kube-system") is None
+
+
+def test_destroy_after_the_installation_was_deleted_with_the_readme_procedure(make_cluster, make_stack):
+    from tests.e2e.test_stacks import install_operator_crds
+
+    cluster = make_cluster()
+    install_operator_crds(cluster)
+    cluster.kubectl("create", "namespace", "calico-system")
+    installation = {"apiVersion": "operator.tigera.io/v1", "kind": "Installation", "metadata": {"name": "default"}}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps({**installation, "spec": {"variant": "Calico"}}))
+    stack = make_stack(cluster, example_config("example-operator"))
+    stack.up()
+    cluster.kubectl("delete", "installation", "default", "--wait=true")
+    destroy_all_but(stack, "InstallationPatch")
+    assert cluster.get("installation", "default") is None
