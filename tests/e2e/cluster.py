@@ -87,7 +87,7 @@ def module_dir(module: str, version: str) -> Path:
     """A module's folder in the Go module cache (downloaded by build-binaries.sh)."""
     env = {**os.environ, "GOFLAGS": "-mod=mod", "GONOSUMDB": "github.com/projectcalico"}
     result = subprocess.run(
-        ["go", "mod", "download", "-json", f"{module}@{version}"],
+        [shutil.which("go") or "/usr/local/go/bin/go", "mod", "download", "-json", f"{module}@{version}"],
         capture_output=True,
         text=True,
         env=env,
