@@ -1,9 +1,9 @@
-"""Runs on the machine that runs `pulumi up`, inside the calicoctl command scripts.
+"""Runs on the machine that runs `pulumi up`: imported by the calicoctl provider
+(calicoctl_patch.py), and embedded verbatim in the scripts renderYamlTo writes.
 
-The scripts embed this file verbatim and call it with ``python3`` for the steps a
-POSIX shell cannot do safely: writing calicoctl's connection config from the
-environment, and reading calicoctl's JSON. It uses the standard library only and
-never prints a secret.
+The scripts call it with ``python3`` for the steps a POSIX shell cannot do safely:
+writing calicoctl's connection config from the environment, and reading calicoctl's
+JSON. It uses the standard library only and never prints a secret.
 
     write-config DIR                     DIR/calicoctl.cfg (+ PEM files) from the environment
     restore-patch BEFORE PATCH           the patch that puts BEFORE's values of PATCH's fields back
@@ -24,50 +24,66 @@ def fail(message, status=1):
     sys.exit(status)
 
 
-def env(name):
-    """An environment value, treating empty as unset (the program sets every name it owns)."""
-    return os.environ.get(name) or None
-
-
 def write_private(path, text):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
 
 
-def write_config(directory):
-    datastore = env("DATASTORE_TYPE")
+def calicoctl_config(values, add_file):
+    """calicoctl's CalicoAPIConfig from the DATASTORE_VARIABLES in ``values``.
+
+    ``add_file(name, text)`` stores inline secret text (PEM, kubeconfig) somewhere private
+    and returns the path calicoctl is to read it from. Raises ValueError on a bad value.
+    """
+
+    def value(name):
+        # Empty counts as unset: the program sets every name it owns.
+        return values.get(name) or None
+
+    datastore = value("DATASTORE_TYPE")
     spec = {"datastoreType": datastore}
     if datastore == "kubernetes":
-        kubeconfig = env("KUBECONFIG")
-        content = env("CALICO_MONITORING_KUBECONFIG_CONTENT")
+        kubeconfig = value("KUBECONFIG")
+        content = value("CALICO_MONITORING_KUBECONFIG_CONTENT")
         if content is not None:
-            kubeconfig = os.path.join(directory, "kubeconfig")
-            write_private(kubeconfig, content)
+            kubeconfig = add_file("kubeconfig", content)
         elif kubeconfig is None:
             kubeconfig = os.path.join(os.path.expanduser("~"), ".kube", "config")
         spec["kubeconfig"] = kubeconfig
-        if env("K8S_CURRENT_CONTEXT"):
-            spec["k8sCurrentContext"] = env("K8S_CURRENT_CONTEXT")
+        if value("K8S_CURRENT_CONTEXT"):
+            spec["k8sCurrentContext"] = value("K8S_CURRENT_CONTEXT")
     elif datastore == "etcdv3":
-        spec["etcdEndpoints"] = env("ETCD_ENDPOINTS") or fail("ETCD_ENDPOINTS is empty")
+        spec["etcdEndpoints"] = value("ETCD_ENDPOINTS")
+        if spec["etcdEndpoints"] is None:
+            raise ValueError("ETCD_ENDPOINTS is empty")
         for file_var, inline_var, field, name in (
             ("ETCD_KEY_FILE", "ETCD_KEY", "etcdKeyFile", "etcd-key.pem"),
             ("ETCD_CERT_FILE", "ETCD_CERT", "etcdCertFile", "etcd-cert.pem"),
             ("ETCD_CA_CERT_FILE", "ETCD_CA_CERT", "etcdCACertFile", "etcd-ca.pem"),
         ):
-            if env(inline_var) is not None:
-                path = os.path.join(directory, name)
-                write_private(path, env(inline_var))
-                spec[field] = path
-            elif env(file_var) is not None:
-                spec[field] = env(file_var)
-        if env("ETCD_USERNAME") is not None:
-            spec["etcdUsername"] = env("ETCD_USERNAME")
-            spec["etcdPassword"] = env("ETCD_PASSWORD") or ""
+            if value(inline_var) is not None:
+                spec[field] = add_file(name, value(inline_var))
+            elif value(file_var) is not None:
+                spec[field] = value(file_var)
+        if value("ETCD_USERNAME") is not None:
+            spec["etcdUsername"] = value("ETCD_USERNAME")
+            spec["etcdPassword"] = value("ETCD_PASSWORD") or ""
     else:
-        fail(f"DATASTORE_TYPE must be kubernetes or etcdv3, got {json.dumps(datastore)}")
-    config = {"apiVersion": "projectcalico.org/v3", "kind": "CalicoAPIConfig", "metadata": {}, "spec": spec}
+        raise ValueError(f"DATASTORE_TYPE must be kubernetes or etcdv3, got {json.dumps(datastore)}")
+    return {"apiVersion": "projectcalico.org/v3", "kind": "CalicoAPIConfig", "metadata": {}, "spec": spec}
+
+
+def write_config(directory):
+    def add_file(name, text):
+        path = os.path.join(directory, name)
+        write_private(path, text)
+        return path
+
+    try:
+        config = calicoctl_config(os.environ, add_file)
+    except ValueError as error:
+        fail(str(error))
     # JSON is YAML, and calicoctl reads either.
     write_private(os.path.join(directory, "calicoctl.cfg"), json.dumps(config, indent=2, sort_keys=True) + "\n")
 

@@ -34,7 +34,8 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dynamic
 
-from components.calicoctl_helper import MISSING, leaves, lookup, nest
+from components.calicoctl_helper import MISSING, calicoctl_config, leaves, lookup, nest
+from components.calicoctl_script import patch_json
 
 ORIGINALS_ANNOTATION = "calico-monitoring/original-values"
 INPUT_KEYS = (
@@ -57,10 +58,6 @@ class CalicoctlError(Exception):
 
 def dotted(path: tuple[str, ...]) -> str:
     return ".".join(path)
-
-
-def canonical(document: Any) -> str:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class PrivateFiles:
@@ -95,40 +92,6 @@ class PrivateFiles:
             self._folder = None
 
 
-def calicoctl_config(connection: dict[str, str], files: PrivateFiles) -> dict[str, Any]:
-    """calicoctl's CalicoAPIConfig for a connection (the DATASTORE_VARIABLES of calicoctl_script)."""
-
-    def value(name: str) -> str | None:
-        return connection.get(name) or None
-
-    datastore = value("DATASTORE_TYPE")
-    spec: dict[str, Any] = {"datastoreType": datastore}
-    if datastore == "kubernetes":
-        kubeconfig = value("KUBECONFIG") or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
-        if value("CALICO_MONITORING_KUBECONFIG_CONTENT"):
-            kubeconfig = files.add("kubeconfig", connection["CALICO_MONITORING_KUBECONFIG_CONTENT"])
-        spec["kubeconfig"] = kubeconfig
-        if value("K8S_CURRENT_CONTEXT"):
-            spec["k8sCurrentContext"] = connection["K8S_CURRENT_CONTEXT"]
-    elif datastore == "etcdv3":
-        spec["etcdEndpoints"] = value("ETCD_ENDPOINTS") or ""
-        for file_name, inline_name, field in (
-            ("ETCD_KEY_FILE", "ETCD_KEY", "etcdKeyFile"),
-            ("ETCD_CERT_FILE", "ETCD_CERT", "etcdCertFile"),
-            ("ETCD_CA_CERT_FILE", "ETCD_CA_CERT", "etcdCACertFile"),
-        ):
-            if value(inline_name):
-                spec[field] = files.add(field, connection[inline_name])
-            elif value(file_name):
-                spec[field] = connection[file_name]
-        if value("ETCD_USERNAME"):
-            spec["etcdUsername"] = connection["ETCD_USERNAME"]
-            spec["etcdPassword"] = connection.get("ETCD_PASSWORD") or ""
-    else:
-        raise CalicoctlError(f"datastore type must be kubernetes or etcdv3, got {json.dumps(datastore)}")
-    return {"apiVersion": "projectcalico.org/v3", "kind": "CalicoAPIConfig", "metadata": {}, "spec": spec}
-
-
 class Calicoctl:
     """calicoctl with a generated --config, so no ambient calicoctl.cfg or CALICO_* variable is used."""
 
@@ -145,7 +108,13 @@ class Calicoctl:
     def _config(self) -> Iterator[tuple[str, list[int]]]:
         files = PrivateFiles()
         try:
-            path = files.add("calicoctl.cfg", canonical(calicoctl_config(self.connection, files)))
+            # KUBECONFIG is left out of the connection when the stack names none: the ambient one applies.
+            values = {"KUBECONFIG": os.environ.get("KUBECONFIG", ""), **self.connection}
+            try:
+                config = calicoctl_config(values, files.add)
+            except ValueError as error:
+                raise CalicoctlError(str(error)) from None
+            path = files.add("calicoctl.cfg", patch_json(config))
             yield path, list(files.fds)
         finally:
             files.close()
@@ -190,7 +159,7 @@ class Calicoctl:
         return document
 
     def patch(self, patch: dict[str, Any]) -> None:
-        self.run("patch", self.kind, self.name, "--patch", canonical(patch))
+        self.run("patch", self.kind, self.name, "--patch", patch_json(patch))
 
 
 def recorded_originals(live: dict[str, Any]) -> dict[str, Any] | None:
@@ -212,9 +181,16 @@ def drifted_fields(live: dict[str, Any], patch: dict[str, Any]) -> list[str]:
     return [dotted(path) for path, value in leaves(patch) if lookup(live, path) != value]
 
 
+def value_at(document: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at ``path``, None where the field is unset (null removes it in a merge patch)."""
+    found = lookup(document, path)
+    return None if found is MISSING else found
+
+
 def restore_patch(originals: dict[str, Any]) -> dict[str, Any]:
-    """Puts each recorded value back; a field recorded as unset (None) is removed."""
-    return nest((tuple(field.split(".")), value) for field, value in sorted(originals.items()))
+    """Puts each recorded value back (a field recorded as unset is removed) and drops the record."""
+    restore = nest((tuple(field.split(".")), value) for field, value in sorted(originals.items()))
+    return _merge(restore, {"metadata": {"annotations": {ORIGINALS_ANNOTATION: None}}})
 
 
 class CalicoctlPatchProvider(dynamic.ResourceProvider):
@@ -238,39 +214,31 @@ class CalicoctlPatchProvider(dynamic.ResourceProvider):
         if known is None and previous is not None:
             known = previous.get("originals")
         known = dict(known or {})
-        originals: dict[str, Any] = {}
-        for path in leaf_paths(patch):
-            field = dotted(path)
-            if field in known:
-                originals[field] = known[field]
-            else:
-                current = lookup(live, path)
-                originals[field] = None if current is MISSING else current
+        originals = {
+            dotted(path): known[dotted(path)] if dotted(path) in known else value_at(live, path)
+            for path in leaf_paths(patch)
+        }
         # Fields an earlier patch set that this one no longer sets go back to their originals.
         dropped = {field: value for field, value in known.items() if field not in originals}
-        change = restore_patch(dropped)
-        for path, value in leaves(patch):
-            change = _merge(change, nest([(path, value)]))
-        change = _merge(
-            change, {"metadata": {"annotations": {ORIGINALS_ANNOTATION: canonical(dict(sorted(originals.items())))}}}
-        )
+        record = {"metadata": {"annotations": {ORIGINALS_ANNOTATION: patch_json(originals)}}}
+        change = _merge(_merge(restore_patch(dropped), patch), record)
         calicoctl.patch(change)
         after = calicoctl.get() or {}
         wrong = drifted_fields(after, patch)
         if wrong:
-            rollback = _merge(restore_patch(originals), {"metadata": {"annotations": {ORIGINALS_ANNOTATION: None}}})
+            rollback = restore_patch(originals)
             try:
                 calicoctl.patch(rollback)
             except CalicoctlError as error:
                 raise CalicoctlError(
                     f"after the patch {', '.join(wrong)} did not take, and restoring failed ({error}); "
-                    f"apply this patch by hand: {canonical(rollback)}"
+                    f"apply this patch by hand: {patch_json(rollback)}"
                 ) from None
             raise CalicoctlError(
                 f"after the patch, {calicoctl.kind} {calicoctl.name} does not show {', '.join(wrong)}; "
                 "its previous values were put back"
             )
-        applied = nest((path, lookup(after, path)) for path in leaf_paths(patch))
+        applied = nest((path, value_at(after, path)) for path in leaf_paths(patch))
         return {**{k: props.get(k) for k in INPUT_KEYS}, "applied": applied, "originals": originals}
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
@@ -292,7 +260,7 @@ class CalicoctlPatchProvider(dynamic.ResourceProvider):
         replaces = [key for key in ("kind", "resourceName") if olds.get(key) != news.get(key)]
         if replaces:
             return dynamic.DiffResult(changes=True, replaces=replaces, delete_before_replace=True)
-        changed = [key for key in INPUT_KEYS if canonical(olds.get(key)) != canonical(news.get(key))]
+        changed = [key for key in INPUT_KEYS if patch_json(olds.get(key)) != patch_json(news.get(key))]
         if changed:
             return dynamic.DiffResult(changes=True)
         if news.get("renderTo"):
@@ -311,9 +279,7 @@ class CalicoctlPatchProvider(dynamic.ResourceProvider):
         live = Calicoctl(props).get()
         if live is None:
             return dynamic.ReadResult(id_, props)
-        applied = nest(
-            (path, None if lookup(live, path) is MISSING else lookup(live, path)) for path in leaf_paths(props["patch"])
-        )
+        applied = nest((path, value_at(live, path)) for path in leaf_paths(props["patch"]))
         return dynamic.ReadResult(id_, {**props, "applied": applied})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -329,7 +295,7 @@ class CalicoctlPatchProvider(dynamic.ResourceProvider):
             # The operator said the cluster is gone (the kubernetes provider's own escape hatch).
             pulumi.log.warn(
                 f"{error}; PULUMI_K8S_DELETE_UNREACHABLE is set, so {calicoctl.kind} {calicoctl.name} is left as it is"
-                f" (its values before this program: {canonical(props.get('originals') or {})})"
+                f" (its values before this program: {patch_json(props.get('originals') or {})})"
             )
             return
         if live is None:
@@ -337,7 +303,7 @@ class CalicoctlPatchProvider(dynamic.ResourceProvider):
         originals = recorded_originals(live)
         if originals is None:
             originals = props.get("originals") or {}
-        calicoctl.patch(_merge(restore_patch(originals), {"metadata": {"annotations": {ORIGINALS_ANNOTATION: None}}}))
+        calicoctl.patch(restore_patch(originals))
 
 
 def _delete_unreachable() -> bool:
