@@ -342,6 +342,9 @@ def remove_rendered(props: dict[str, Any]) -> None:
             path.unlink(missing_ok=True)
 
 
+CALICOCTL_PATCH_TYPE = "pulumi-python:dynamic/calico-monitoring:CalicoctlPatch"
+
+
 class CalicoctlPatch(dynamic.Resource, module="calico-monitoring", name="CalicoctlPatch"):
     """`calicoctl patch <kind> <name>` applied on create/update and undone on delete."""
 

@@ -21,7 +21,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.calicoctl_patch import CalicoctlPatch
+from components.calicoctl_patch import CALICOCTL_PATCH_TYPE, CalicoctlPatch
 from tools.mock_engine import Registration, evaluate, load_stack_file
 from tools.render import all_stacks
 
@@ -79,8 +79,8 @@ def bare_program(registrations: list[Registration]):
             elif registration.type == "pulumi:providers:kubernetes":
                 args = {_snake(k): _provider_value(v) for k, v in registration.plain_inputs.items()}
                 resource = provider = k8s.Provider(registration.name, **args, opts=parent)
-            elif registration.type == CalicoctlPatch._resource_type_name.join(("pulumi-python:", "")):
-                inputs = {k: v for k, v in registration.plain_inputs.items() if k not in ("__provider",)}
+            elif registration.type == CALICOCTL_PATCH_TYPE:
+                inputs = {k: v for k, v in registration.plain_inputs.items() if k != "__provider"}
                 resource = CalicoctlPatch(registration.name, inputs, opts=parent)
             else:
                 opts = pulumi.ResourceOptions.merge(parent, pulumi.ResourceOptions(provider=provider))

@@ -4,8 +4,8 @@
     python -m tools.render --all                        # every Pulumi.<stack>.yaml here
 
 The program runs on Pulumi's mock engine. Each Kubernetes object is written as a
-manifest, each calicoctl step as the exact script pulumi-command would run (with
-its environment beside it), and secret values appear as "[secret]". The output is
+manifest, each calicoctl step as its patch (kind, name, fields, calicoctl settings) with
+its connection settings beside it, and secret values appear as "[secret]". The output is
 byte-identical across runs and machines, so it can be committed and reviewed.
 """
 
@@ -22,10 +22,10 @@ from typing import Any
 import yaml
 from pulumi import RunError
 
+from components.calicoctl_patch import CALICOCTL_PATCH_TYPE
 from tools.mock_engine import ROOT, Evaluation, Registration, evaluate, load_stack_file, replace_secrets
 
 SECRET = "[secret]"
-COMMAND = "pulumi-python:dynamic/calico-monitoring:CalicoctlPatch"
 
 
 def mask(value: Any) -> Any:
@@ -67,7 +67,7 @@ def render_files(evaluation: Evaluation) -> dict[str, str]:
     index_rows = []
     for registration in sorted(evaluation.registrations, key=lambda r: r.urn):
         output = ""
-        if registration.type == COMMAND:
+        if registration.type == CALICOCTL_PATCH_TYPE:
             stem = f"calicoctl/{registration.name}"
             inputs = registration.inputs
             patch = {key: inputs[key] for key in ("kind", "resourceName", "patch", "calicoctl")}
