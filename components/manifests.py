@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.sdk_values import camel_keys
 from components.settings import CalicoNodeSettings, PodMonitorSettings, WorkloadSettings
 
 # Patches of objects this program does not own. No fixed field manager: the provider gives
@@ -93,23 +94,11 @@ def typha_patch(typha: WorkloadSettings, declare_port: bool) -> dict[str, Any]:
     )
 
 
-def _camel(key: str) -> str:
-    head, *rest = key.split("_")
-    return head + "".join(word[:1].upper() + word[1:] for word in rest)
-
-
-def _camel_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {_camel(k): _camel_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_camel_keys(v) for v in value]
-    return value
-
-
-def _camel_lists(container: dict[str, Any]) -> dict[str, Any]:
-    """A container read back through the SDK: some nested keys arrive in Python's snake_case.
-    Only `env` and `ports` entries are copied into a patch, and none of their keys is user data."""
-    return {**container, **{k: _camel_keys(container[k]) for k in ("env", "ports") if k in container}}
+# How server-side apply keys the container lists a patch sets (merge keys of env and ports).
+_LIST_KEYS = {
+    "env": lambda item: item.get("name"),
+    "ports": lambda item: (item.get("containerPort"), item.get("protocol", "TCP")),
+}
 
 
 def align_with_live(patch: dict[str, Any], live_spec: dict[str, Any] | None) -> dict[str, Any]:
@@ -123,22 +112,17 @@ def align_with_live(patch: dict[str, Any], live_spec: dict[str, Any] | None) -> 
     """
     spec = patch["spec"]
     pod = (live_spec or {}).get("template", {}).get("spec", {})
-    live_containers = {c.get("name"): _camel_lists(c) for c in pod.get("containers") or []}
+    live_containers = {c.get("name"): c for c in pod.get("containers") or []}
     containers = []
     for entry in spec["template"]["spec"]["containers"]:
         live = live_containers.get(entry["name"], {})
         aligned = dict(entry)
-        if "env" in entry:
-            ours = {item["name"] for item in entry["env"]}
-            aligned["env"] = [item for item in live.get("env") or [] if item.get("name") not in ours] + entry["env"]
-        if "ports" in entry:
-            ours_ports = {(item["containerPort"], item.get("protocol", "TCP")) for item in entry["ports"]}
-            kept = [
-                item
-                for item in live.get("ports") or []
-                if (item.get("containerPort"), item.get("protocol", "TCP")) not in ours_ports
-            ]
-            aligned["ports"] = kept + entry["ports"]
+        for field, key in _LIST_KEYS.items():
+            if field in entry:
+                # Read back through the SDK, some keys of these entries arrive in snake_case.
+                theirs = camel_keys(live.get(field) or [])
+                ours = {key(item) for item in entry[field]}
+                aligned[field] = [item for item in theirs if key(item) not in ours] + entry[field]
         containers.append(aligned)
     return {"template": {"spec": {"containers": containers}}}
 
@@ -311,7 +295,7 @@ def rollout_status(metadata: dict[str, Any] | None, status: dict[str, Any] | Non
     `complete` once the controller has seen the newest generation and every scheduled pod
     runs it. The patch does not wait for this (skipAwait); `pulumi refresh` reads it again.
     """
-    metadata, status = _camel_keys(metadata or {}), _camel_keys(status or {})
+    metadata, status = metadata or {}, camel_keys(status or {})  # only `generation` is read of metadata
     generation = metadata.get("generation")
     observed = status.get("observedGeneration")
     desired = status.get("desiredNumberScheduled")
