@@ -563,19 +563,10 @@ def _pack_into(order: list[str], sizes: Mapping[str, int], limit: int, count: in
     return bins if place(0) else None
 
 
-def pack_into_configmaps(
-    files: dict[str, str], limit_bytes: int = DEFAULT_CONFIGMAP_LIMIT_BYTES
-) -> list[dict[str, str]]:
-    """Split {key: text} into as few groups as possible, each at most ``limit_bytes``.
-
-    A group's size is the sum of the UTF-8 lengths of its keys and of its values
-    as JSON strings (quotes and escapes included: that is how the API server and
-    kubectl's last-applied annotation carry them). The
-    result is deterministic: each group's keys are sorted and the groups are
-    ordered by their first key. Groups come from first-fit decreasing, improved
-    by an exhaustive search when that might save a group (for up to 24 files).
-    A single file larger than the limit raises ``DashboardError`` naming it.
-    """
+def configmap_sizes(files: dict[str, str], limit_bytes: int = DEFAULT_CONFIGMAP_LIMIT_BYTES) -> dict[str, int]:
+    """Each entry's size in a ConfigMap: the UTF-8 length of its key and of its value as a JSON
+    string (quotes and escapes included: how the API server and kubectl's last-applied
+    annotation carry it). Raises ``DashboardError`` naming the first entry over ``limit_bytes``."""
     if not isinstance(limit_bytes, int) or isinstance(limit_bytes, bool) or limit_bytes <= 0:
         raise DashboardError(f"ConfigMap size limit must be a positive number of bytes, got {limit_bytes!r}")
     sizes: dict[str, int] = {}
@@ -589,6 +580,23 @@ def pack_into_configmaps(
         raise DashboardError(
             f"{key}: {sizes[key]} bytes (key and content) is more than the ConfigMap limit of {limit_bytes} bytes"
         )
+    return sizes
+
+
+def pack_into_configmaps(
+    files: dict[str, str], limit_bytes: int = DEFAULT_CONFIGMAP_LIMIT_BYTES
+) -> list[dict[str, str]]:
+    """Split {key: text} into as few groups as possible, each at most ``limit_bytes``.
+
+    A group's size is the sum of the UTF-8 lengths of its keys and of its values
+    as JSON strings (quotes and escapes included: that is how the API server and
+    kubectl's last-applied annotation carry them). The
+    result is deterministic: each group's keys are sorted and the groups are
+    ordered by their first key. Groups come from first-fit decreasing, improved
+    by an exhaustive search when that might save a group (for up to 24 files).
+    A single file larger than the limit raises ``DashboardError`` naming it.
+    """
+    sizes = configmap_sizes(files, limit_bytes)
     if not sizes:
         return []
 

@@ -17,8 +17,8 @@ import pulumi_kubernetes as k8s
 from components.dashboard_json import (
     DashboardError,
     canonical_json,
+    configmap_sizes,
     load_dashboard_sources,
-    pack_into_configmaps,
     rewrite_datasources,
     set_job,
     shipped_dashboards,
@@ -60,10 +60,10 @@ def dashboard_configmaps(settings: DashboardSettings, files: dict[str, str]) -> 
     """One ConfigMap per dashboard, named after its key: an edit updates that ConfigMap in place,
     and adding or removing a dashboard never renames the others (Grafana's sidecar removes a
     dashboard when the ConfigMap that carried it goes)."""
+    configmap_sizes(files)  # one dashboard over the ConfigMap limit stops the program, naming it
     manifests = []
     names: dict[str, str] = {}
     for key in sorted(files):
-        pack_into_configmaps({key: files[key]})  # raises when one dashboard is over the ConfigMap limit
         name = configmap_name(key)
         if name in names:
             raise DashboardError(f"dashboards {names[name]!r} and {key!r} would share the ConfigMap name {name!r}")
