@@ -103,17 +103,18 @@ class Cluster:
     folder: Path
     context: str = "e2e"
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True, context: str | None = None) -> str:
+    def _kubectl(self, args: tuple[str, ...], context: str | None, input: str | None = None):
         argv = [str(self.binaries.kubectl), f"--kubeconfig={self.kubeconfig}", f"--context={context or self.context}"]
-        result = subprocess.run([*argv, *args], input=input, capture_output=True, text=True, check=False)
+        return subprocess.run([*argv, *args], input=input, capture_output=True, text=True, check=False)
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True, context: str | None = None) -> str:
+        result = self._kubectl(args, context, input)
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
         return result.stdout
 
     def get(self, kind: str, name: str, namespace: str | None = None, context: str | None = None) -> dict | None:
-        args = ["get", kind, name, "-o", "json"] + (["-n", namespace] if namespace else [])
-        argv = [str(self.binaries.kubectl), f"--kubeconfig={self.kubeconfig}", f"--context={context or self.context}"]
-        result = subprocess.run([*argv, *args], capture_output=True, text=True, check=False)
+        result = self._kubectl(("get", kind, name, "-o", "json", *(["-n", namespace] if namespace else [])), context)
         if result.returncode != 0:
             if "NotFound" in result.stderr or "not found" in result.stderr:
                 return None
@@ -268,15 +269,14 @@ class Stack:
     scenario: str
     log: list[str] = field(default_factory=list)
 
+    def _program_command(self, args: tuple[str, ...]) -> list[str]:
+        """The CLI serving this program (tests/e2e/pulumi_host.py) for a command that runs it."""
+        host = [sys.executable, str(ROOT / "tests/e2e/pulumi_host.py"), str(self.project), str(self.binaries.pulumi)]
+        return [*host, *args]
+
     def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-        host = [
-            sys.executable,
-            str(ROOT / "tests" / "e2e" / "pulumi_host.py"),
-            str(self.project),
-            str(self.binaries.pulumi),
-        ]
         program_commands = {"up", "preview", "destroy", "refresh"}
-        argv = [*host, *args] if args[0] in program_commands else [str(self.binaries.pulumi), *args]
+        argv = self._program_command(args) if args[0] in program_commands else [str(self.binaries.pulumi), *args]
         started = time.monotonic()
         result = subprocess.run(
             argv, cwd=self.project, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
@@ -295,10 +295,11 @@ class Stack:
 
     def start(self, *args: str) -> subprocess.Popen:
         """A program command in the background (for signals); its output goes to the stack's log folder."""
-        host = [sys.executable, str(ROOT / "tests/e2e/pulumi_host.py"), str(self.project), str(self.binaries.pulumi)]
         output = (self.project.parent / f"pulumi-{args[0]}-{len(self.log)}.log").open("w")
         self.log.append(f"$ pulumi {' '.join(args)}  (background, output in {output.name})")
-        return subprocess.Popen([*host, *args], cwd=self.project, env=self.env, stdout=output, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            self._program_command(args), cwd=self.project, env=self.env, stdout=output, stderr=subprocess.STDOUT
+        )
 
     def config_set(self, key: str, value: str, *, secret: bool = False, path: bool = False) -> None:
         flags = (["--secret"] if secret else []) + (["--path"] if path else [])
