@@ -161,6 +161,14 @@ class DashboardSettings:
 
 
 @dataclass(frozen=True)
+class VerifySettings:
+    """After `pulumi up`, wait until this Prometheus scrapes every target of the stack's monitors."""
+
+    prometheus_url: str
+    timeout_seconds: int = 180
+
+
+@dataclass(frozen=True)
 class KubernetesProviderSettings:
     """The stack's `kubernetes:*` keys, handed to the one explicit provider."""
 
@@ -183,6 +191,7 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     dashboards: DashboardSettings = field(default_factory=DashboardSettings)
     render_yaml_to: str | None = None
+    verify: VerifySettings | None = None
 
     @property
     def declares_ports(self) -> bool:
@@ -387,6 +396,7 @@ _OBJECT_KEYS = (
     "kubeControllers",
     "alerts",
     "dashboards",
+    "verify",
 )
 _STRING_KEYS = ("install", "renderYamlTo")
 
@@ -460,6 +470,7 @@ def parse_settings(values: Mapping[str, Any], secret_keys: Collection[str] = ())
     )
     alerts = _parse_alerts(section("alerts"), pod_monitor)
     dashboards = _parse_dashboards(section("dashboards"))
+    verify = _parse_verify(section("verify"))
     render_yaml_to = values.get(prefix + "renderYamlTo") or None  # Pulumi.yaml's default is ""
     if render_yaml_to is not None and (not isinstance(render_yaml_to, str) or not _non_empty_path(render_yaml_to)):
         problems.append(f"{prefix}renderYamlTo: got {_show(render_yaml_to)}; expected a directory path")
@@ -478,6 +489,11 @@ def parse_settings(values: Mapping[str, Any], secret_keys: Collection[str] = ())
                 f"{'the Installation' if operator else 'the calico-typha Deployment'}, which cannot be rendered; "
                 f"set {prefix}typha.enabled to false and enable them in your Calico manifests"
             )
+    if render_yaml_to is not None and verify is not None:
+        problems.append(
+            f"{prefix}verify: cannot be used with renderYamlTo: render mode talks to no cluster and applies "
+            f"nothing, so there are no targets to check; unset {prefix}verify or {prefix}renderYamlTo"
+        )
     monitor_names = [pod_monitor.name]
     monitor_names += [w.monitor_name for w in (typha, kube_controllers) if w.enabled]
     if len(set(monitor_names)) != len(monitor_names):
@@ -501,6 +517,7 @@ def parse_settings(values: Mapping[str, Any], secret_keys: Collection[str] = ())
         alerts=alerts,
         dashboards=dashboards,
         render_yaml_to=render_yaml_to,
+        verify=verify,
     )
 
 
@@ -761,6 +778,40 @@ def _parse_dashboards(s: _Section) -> DashboardSettings:
     )
     s.reject_unknown()
     return result
+
+
+def _is_prometheus_url(value: str) -> bool:
+    parts = urlsplit(value)
+    try:
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and port_ok
+        and "?" not in value  # no query, not even an empty one
+        and "#" not in value
+        and not parts.username
+        and not any(c.isspace() for c in value)
+    )
+
+
+def _parse_verify(s: _Section) -> VerifySettings | None:
+    url = s.string(
+        "prometheusUrl",
+        None,
+        _is_prometheus_url,
+        "the base URL of the Prometheus that scrapes these monitors, http:// or https:// without user, query "
+        "or fragment, such as http://prometheus-operated.monitoring:9090",
+    )
+    timeout = s.whole_number("timeoutSeconds", VerifySettings.timeout_seconds, 10, 3600)
+    s.reject_unknown()
+    if "prometheusUrl" not in s.raw:
+        if s.raw:
+            s.problems.append(f"{s.key}.prometheusUrl: missing; it is required (setting it turns verification on)")
+        return None
+    return VerifySettings(prometheus_url=url, timeout_seconds=timeout) if url is not None else None
 
 
 def _parse_labels(s: _Section, name: str) -> tuple[tuple[str, str], ...]:

@@ -9,6 +9,7 @@ from components.settings import (
     EtcdDatastore,
     KubernetesDatastore,
     Secret,
+    VerifySettings,
     duration_ms,
     is_port_name,
     parse_settings,
@@ -202,6 +203,7 @@ def test_project_defaults_as_the_cli_passes_them_change_nothing():
             "kubeControllers",
             "alerts",
             "dashboards",
+            "verify",
         )
     }
     defaults |= {"calico-monitoring:install": "manifest", "calico-monitoring:renderYamlTo": ""}
@@ -273,3 +275,109 @@ def test_label_values_set_as_numbers_by_pulumi_config_set_path_are_the_text_mean
     }
     settings = parse_settings(values)
     assert dict(settings.dashboards.labels) == {"grafana_dashboard": "1", "public": "true"}
+
+
+def test_verify_is_off_unless_a_prometheus_url_is_set():
+    assert parse_settings(KDD).verify is None
+    assert parse_settings(with_key("verify", {})).verify is None
+    assert parse_settings(
+        with_key("verify", {"prometheusUrl": "http://prometheus-operated.monitoring:9090"})
+    ).verify == (VerifySettings(prometheus_url="http://prometheus-operated.monitoring:9090", timeout_seconds=180))
+    behind_a_proxy = {"prometheusUrl": "https://ops.example.com/prometheus/", "timeoutSeconds": 3600}
+    assert parse_settings(with_key("verify", behind_a_proxy)).verify == VerifySettings(
+        "https://ops.example.com/prometheus/", 3600
+    )
+    assert parse_settings(with_key("verify", {"prometheusUrl": "http://[::1]:9090", "timeoutSeconds": 10})).verify
+
+
+URL_HINT = (
+    "the base URL of the Prometheus that scrapes these monitors, http:// or https:// without user, query or "
+    "fragment, such as http://prometheus-operated.monitoring:9090"
+)
+VERIFY_BAD = [
+    (
+        {"prometheusUrl": "prometheus:9090"},
+        f'calico-monitoring:verify.prometheusUrl: got "prometheus:9090"; expected {URL_HINT}',
+    ),
+    (
+        {"prometheusUrl": "ftp://prometheus"},
+        f'calico-monitoring:verify.prometheusUrl: got "ftp://prometheus"; expected {URL_HINT}',
+    ),
+    ({"prometheusUrl": "http://"}, f'calico-monitoring:verify.prometheusUrl: got "http://"; expected {URL_HINT}'),
+    (
+        {"prometheusUrl": "http://prometheus:9090/graph?g0.expr=up"},
+        f'calico-monitoring:verify.prometheusUrl: got "http://prometheus:9090/graph?g0.expr=up"; expected {URL_HINT}',
+    ),
+    (
+        {"prometheusUrl": "http://prometheus:9090/#/targets"},
+        f'calico-monitoring:verify.prometheusUrl: got "http://prometheus:9090/#/targets"; expected {URL_HINT}',
+    ),
+    (
+        {"prometheusUrl": "http://admin@prometheus:9090"},
+        f'calico-monitoring:verify.prometheusUrl: got "http://admin@prometheus:9090"; expected {URL_HINT}',
+    ),
+    (
+        {"prometheusUrl": "http://prometheus:99999"},
+        f'calico-monitoring:verify.prometheusUrl: got "http://prometheus:99999"; expected {URL_HINT}',
+    ),
+    ({"prometheusUrl": 9090}, f"calico-monitoring:verify.prometheusUrl: got 9090; expected {URL_HINT}"),
+    (
+        {"prometheusUrl": "http://p:9090", "timeoutSeconds": 5},
+        "calico-monitoring:verify.timeoutSeconds: got 5; expected a whole number from 10 to 3600",
+    ),
+    (
+        {"prometheusUrl": "http://p:9090", "timeoutSeconds": 3601},
+        "calico-monitoring:verify.timeoutSeconds: got 3601; expected a whole number from 10 to 3600",
+    ),
+    (
+        {"prometheusUrl": "http://p:9090", "timeoutSeconds": "180"},
+        'calico-monitoring:verify.timeoutSeconds: got "180"; expected a whole number from 10 to 3600',
+    ),
+    (
+        {"prometheusUrl": "http://p:9090", "intervalSeconds": 2},
+        "calico-monitoring:verify.intervalSeconds: unknown setting; accepted settings are prometheusUrl, "
+        "timeoutSeconds",
+    ),
+    (
+        {"timeoutSeconds": 60},
+        "calico-monitoring:verify.prometheusUrl: missing; it is required (setting it turns verification on)",
+    ),
+    (
+        "http://p:9090",
+        "calico-monitoring:verify: expected an object (set it with `pulumi config set --path "
+        'calico-monitoring:verify.<field> <value>`); got "http://p:9090"',
+    ),
+]
+
+
+@pytest.mark.parametrize(("value", "message"), VERIFY_BAD, ids=[str(v) for v, _ in VERIFY_BAD])
+def test_bad_verify_values_are_named_with_what_is_accepted(value, message):
+    with pytest.raises(ConfigError) as error:
+        parse_settings(with_key("verify", value))
+    assert str(error.value) == f"invalid stack configuration:\n  - {message}"
+
+
+def test_every_verify_problem_is_reported_at_once():
+    with pytest.raises(ConfigError) as error:
+        parse_settings(with_key("verify", {"prometheusUrl": "prometheus", "timeoutSeconds": 0}))
+    assert str(error.value).splitlines()[1:] == [
+        f'  - calico-monitoring:verify.prometheusUrl: got "prometheus"; expected {URL_HINT}',
+        "  - calico-monitoring:verify.timeoutSeconds: got 0; expected a whole number from 10 to 3600",
+    ]
+
+
+def test_verify_is_refused_in_render_mode():
+    config = {
+        **with_key("verify", {"prometheusUrl": "http://prometheus-operated.monitoring:9090"}),
+        "calico-monitoring:renderYamlTo": "out",
+        "calico-monitoring:felix": {"scrape": "service"},
+    }
+    with pytest.raises(ConfigError) as error:
+        parse_settings(config)
+    assert str(error.value) == (
+        "invalid stack configuration:\n"
+        "  - calico-monitoring:verify: cannot be used with renderYamlTo: render mode talks to no cluster and applies "
+        "nothing, so there are no targets to check; unset calico-monitoring:verify or calico-monitoring:renderYamlTo"
+    )
+    del config["calico-monitoring:verify"]
+    assert parse_settings(config).verify is None
