@@ -14,6 +14,7 @@ from components.manifests import felix_service_scrape
 from components.pod_monitor import FelixPodMonitor, FelixPodMonitorArgs, MetricsServiceMonitor
 from components.prerequisites import ClusterPrerequisites
 from components.settings import KubernetesProviderSettings, Settings
+from components.verification import ScrapeVerification
 from components.workloads import KubeControllersMetrics, TyphaMetrics
 
 # Provider flags are set explicitly: the SDK otherwise fills unset ones from the KUBECONFIG
@@ -112,4 +113,19 @@ class CalicoMonitoring(pulumi.ComponentResource):
             self.outputs["kubeControllersMetrics"] = self.kube_controllers.applied
         if settings.declares_ports:
             self.outputs["calicoNodeRollout"] = self.metrics_port.rollout
+        if settings.verify is not None:
+            monitors = [self.felix_monitor]
+            if settings.typha.enabled:
+                monitors.append(self.typha.monitor)
+            if settings.kube_controllers.enabled:
+                monitors.append(self.kube_controllers.monitor)
+            felix_scheduled = (
+                self.metrics_port.rollout.apply(lambda rollout: rollout["desiredNumberScheduled"] or 0)
+                if settings.declares_ports
+                else None
+            )
+            self.verification = ScrapeVerification(
+                f"{name}-verify", settings, monitors, felix_scheduled, opts=kubernetes
+            )
+            self.outputs["scrapeTargets"] = self.verification.targets
         self.register_outputs(self.outputs)

@@ -1,0 +1,84 @@
+"""ScrapeVerification: after `pulumi up` created the monitors, wait until Prometheus scrapes their targets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.pod_monitor import FelixPodMonitor, MetricsServiceMonitor
+from components.scrape_verification import expected_jobs, wait_for_targets
+from components.sdk_values import camel_keys, plain
+from components.settings import Settings
+
+
+def monitor_resource(scrape: pulumi.Resource) -> pulumi.CustomResource:
+    """The PodMonitor or ServiceMonitor object of a scrape component (or the monitor itself)."""
+    if isinstance(scrape, FelixPodMonitor):
+        return scrape.pod_monitor
+    if isinstance(scrape, MetricsServiceMonitor):
+        return scrape.service_monitor
+    return scrape
+
+
+def desired_number_scheduled(status: Any) -> int:
+    return camel_keys(plain(status) or {}).get("desiredNumberScheduled", 0)
+
+
+def replicas(spec: Any) -> int:
+    value = (plain(spec) or {}).get("replicas")
+    return 1 if value is None else value  # the API server's default
+
+
+class ScrapeVerification(pulumi.ComponentResource):
+    """Reads how many pods each monitor should find, then, during `pulumi up` only, polls
+    Prometheus until each job has that many targets up; fails the `up` naming every job
+    that has not, with its likely cause."""
+
+    targets: pulumi.Output[Any]
+
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        monitors: Sequence[pulumi.Resource],
+        felix_scheduled: pulumi.Input[int] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("calico-monitoring:index:ScrapeVerification", name, None, opts)
+        verify = settings.verify
+        objects = [monitor_resource(m) for m in monitors]
+        after = pulumi.ResourceOptions(parent=self, depends_on=objects)
+        expected: dict[str, pulumi.Input[int]] = {}
+        if felix_scheduled is None:
+            node = settings.calico_node
+            daemon_set = k8s.apps.v1.DaemonSet.get(
+                f"{name}-calico-node", f"{node.namespace}/{node.daemon_set}", opts=after
+            )
+            felix_scheduled = daemon_set.status.apply(desired_number_scheduled)
+        expected["felix"] = felix_scheduled
+        for component, workload in (("typha", settings.typha), ("kube-controllers", settings.kube_controllers)):
+            if component in settings.jobs:
+                deployment = k8s.apps.v1.Deployment.get(
+                    f"{name}-{component}", f"{workload.namespace}/{workload.deployment}", opts=after
+                )
+                expected[component] = deployment.spec.apply(replicas)
+
+        async def check(counts: dict[str, int]) -> Any:
+            if pulumi.runtime.is_dry_run():
+                return pulumi.UNKNOWN  # known after `up`; a preview sends no request
+            jobs = expected_jobs(settings, counts)
+            # The poll blocks for up to timeoutSeconds: in a thread, the program's event loop goes on meanwhile.
+            verification = await asyncio.to_thread(
+                wait_for_targets, verify.prometheus_url, jobs, verify.timeout_seconds
+            )
+            if not verification.ok:
+                raise pulumi.RunError(verification.message())
+            return verification.summary
+
+        ready = pulumi.Output.all(pulumi.Output.all(*[o.id for o in objects]), pulumi.Output.all(**expected))
+        self.targets = ready.apply(lambda parts: check(parts[1]))
+        self.register_outputs({"targets": self.targets})
