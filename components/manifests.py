@@ -15,6 +15,7 @@ from typing import Any
 
 from components.sdk_values import camel_keys
 from components.settings import CalicoNodeSettings, PodMonitorSettings, WorkloadSettings
+from components.used_metrics import keep_relabeling, shipped_used_names
 
 # Patches of objects this program does not own. No fixed field manager: the provider gives
 # each patch resource its own, kept in state, so a replacement (create-before-delete) applies
@@ -147,12 +148,17 @@ def installation_typha_patch(metrics_port: int) -> dict[str, Any]:
     }
 
 
-def _endpoint(settings: PodMonitorSettings, port_name: str, relabelings: list[dict[str, Any]]) -> dict[str, Any]:
+def _endpoint(
+    settings: PodMonitorSettings, port_name: str, relabelings: list[dict[str, Any]], component: str
+) -> dict[str, Any]:
     endpoint: dict[str, Any] = {"port": port_name, "path": settings.path, "interval": settings.interval}
     if settings.scrape_timeout is not None:
         endpoint["scrapeTimeout"] = settings.scrape_timeout
     if relabelings:
         endpoint["relabelings"] = relabelings
+    if settings.keep_only_used_metrics:
+        # Applied to scraped samples only: up and scrape_* stay whatever the list says.
+        endpoint["metricRelabelings"] = [keep_relabeling(shipped_used_names(component))]
     return endpoint
 
 
@@ -164,8 +170,9 @@ def pod_monitor(
     namespace: str,
     port_name: str,
     node_label: bool,
+    component: str,
 ) -> dict[str, Any]:
-    """A PodMonitor; prometheus-operator names its job <namespace>/<name>."""
+    """A PodMonitor of a Calico ``component``; prometheus-operator names its job <namespace>/<name>."""
     return {
         "apiVersion": MONITORING_API,
         "kind": "PodMonitor",
@@ -173,7 +180,9 @@ def pod_monitor(
         "spec": {
             "selector": {"matchLabels": dict(selector)},
             "namespaceSelector": {"matchNames": [namespace]},
-            "podMetricsEndpoints": [_endpoint(settings, port_name, [NODE_NAME_RELABELING] if node_label else [])],
+            "podMetricsEndpoints": [
+                _endpoint(settings, port_name, [NODE_NAME_RELABELING] if node_label else [], component)
+            ],
         },
     }
 
@@ -187,6 +196,7 @@ def felix_pod_monitor(settings: PodMonitorSettings, calico_node: CalicoNodeSetti
         namespace=calico_node.namespace,
         port_name=calico_node.port_name,
         node_label=True,
+        component="felix",
     )
 
 
@@ -203,6 +213,7 @@ def felix_service_scrape(
         port=metrics_port,
         port_name=calico_node.port_name,
         node_label=True,
+        component="felix",
     )
 
 
@@ -214,8 +225,9 @@ def service_monitor(
     namespace: str,
     port_name: str,
     node_label: bool,
+    component: str,
 ) -> dict[str, Any]:
-    """A ServiceMonitor whose job is <namespace>/<name>, like a PodMonitor's.
+    """A ServiceMonitor of a Calico ``component`` whose job is <namespace>/<name>, like a PodMonitor's.
 
     prometheus-operator would name the job after the Service; keeping one naming
     scheme means switching scrape modes does not break dashboards, alerts or history.
@@ -229,7 +241,7 @@ def service_monitor(
         "spec": {
             "selector": {"matchLabels": dict(selector)},
             "namespaceSelector": {"matchNames": [namespace]},
-            "endpoints": [_endpoint(settings, port_name, relabelings)],
+            "endpoints": [_endpoint(settings, port_name, relabelings, component)],
         },
     }
 
@@ -264,6 +276,7 @@ def service_scrape(
     port: int,
     port_name: str,
     node_label: bool,
+    component: str,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """A headless Service of ours in front of pods, and the ServiceMonitor that selects it."""
     service = metrics_service(service_name, namespace, pod_selector=pod_selector, port=port, port_name=port_name)
@@ -274,6 +287,7 @@ def service_scrape(
         namespace=namespace,
         port_name=port_name,
         node_label=node_label,
+        component=component,
     )
     return service, monitor
 

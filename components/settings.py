@@ -118,6 +118,8 @@ class PodMonitorSettings:
     scrape_timeout: str | None = None
     path: str = "/metrics"
     labels: tuple[tuple[str, str], ...] = ()
+    # Keep only the metrics the shipped dashboards, recording rules and alerts read.
+    keep_only_used_metrics: bool = False
 
     @property
     def job(self) -> str:
@@ -707,6 +709,7 @@ def _parse_pod_monitor(s: _Section) -> PodMonitorSettings:
         scrape_timeout=timeout,
         path=s.string("path", d.path, lambda v: v.startswith("/") and " " not in v, "an HTTP path starting with /"),
         labels=labels,
+        keep_only_used_metrics=s.boolean("keepOnlyUsedMetrics", d.keep_only_used_metrics),
     )
     s.reject_unknown()
     return result

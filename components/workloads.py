@@ -33,6 +33,7 @@ def scrape_workload(
     *,
     operator_service: dict[str, Any],
     node_label: bool,
+    component: str,
     parent: pulumi.Resource,
     depends_on: list[pulumi.Resource],
 ) -> pulumi.Resource:
@@ -48,6 +49,7 @@ def scrape_workload(
             namespace=workload.namespace,
             port_name=workload.port_name,
             node_label=node_label,
+            component=component,
         )
         return custom_resource(f"{name}-podmonitor", manifest, parent, depends_on)
     if settings.install == "manifest":
@@ -60,6 +62,7 @@ def scrape_workload(
             port=workload.metrics_port,
             port_name=workload.port_name,
             node_label=node_label,
+            component=component,
         )
     else:
         service = None
@@ -70,6 +73,7 @@ def scrape_workload(
             namespace=workload.namespace,
             port_name=operator_service["port"],
             node_label=node_label,
+            component=component,
         )
     return MetricsServiceMonitor(
         f"{name}-monitor", monitor, service, opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on)
@@ -112,6 +116,7 @@ class TyphaMetrics(pulumi.ComponentResource):
             typha,
             operator_service=OPERATOR_TYPHA_SERVICE,
             node_label=True,
+            component="typha",
             parent=self,
             depends_on=[self.enable],
         )
@@ -148,6 +153,7 @@ class KubeControllersMetrics(pulumi.ComponentResource):
             workload,
             operator_service=OPERATOR_KUBE_CONTROLLERS_SERVICE,
             node_label=False,  # ipam_* series carry their own `node` label
+            component="kube-controllers",
             parent=self,
             depends_on=ready,
         )
