@@ -55,7 +55,7 @@ class CalicoMonitoring(pulumi.ComponentResource):
         dashboards = []
         if settings.dashboards.enabled:
             try:
-                files = dashboard_files(settings.dashboards, settings.jobs)
+                files = dashboard_files(settings.dashboards, settings.jobs, import_jobs=settings.all_jobs)
                 dashboards = dashboard_configmaps(settings.dashboards, files)
             except DashboardError as error:
                 raise pulumi.RunError(f"calico-monitoring:dashboards.import: {error}") from None

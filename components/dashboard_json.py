@@ -42,6 +42,8 @@ from typing import Any
 
 import yaml
 
+from components import promql
+
 DATASOURCE_VARIABLE = "datasource"
 JOB_VARIABLE = "job"
 PROMETHEUS = "prometheus"
@@ -344,6 +346,112 @@ def set_job(dashboard: dict, job: str, *, copy: bool = True) -> dict:
     variable["query"] = job
     variable["current"] = {"selected": False, "text": job, "value": job}
     variable["options"] = [{"selected": True, "text": job, "value": job}]
+    return result
+
+
+# --------------------------------------------------------------------------- scope imports
+
+#: Name prefixes of each Calico component's own metric families.
+COMPONENT_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("felix_", "felix"),
+    ("typha_", "typha"),
+    ("ipam_", "kube-controllers"),
+)
+
+
+def _component_of(name: str | None) -> str | None:
+    for prefix, component in COMPONENT_PREFIXES:
+        if name is not None and name.startswith(prefix):
+            return component
+    return None
+
+
+def _prometheus_queries(dashboard: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str, bool]]:
+    """(object, key, is a variable query) of every Prometheus query text, after ``rewrite_datasources``."""
+    for panel in _iter_panels(dashboard):
+        for target in _as_list(panel.get("targets")):
+            if isinstance(target, dict) and _is_ours(target.get("datasource")) and isinstance(target.get("expr"), str):
+                yield target, "expr", False
+    for variable in _template_variables(dashboard):
+        if variable.get("type") != "query" or not _is_ours(variable.get("datasource")):
+            continue
+        query = variable.get("query")
+        if isinstance(query, dict) and isinstance(query.get("query"), str):
+            yield query, "query", True
+        elif isinstance(query, str):
+            yield variable, "query", True
+        if isinstance(variable.get("definition"), str):
+            yield variable, "definition", True
+    annotations = dashboard.get("annotations")
+    for annotation in _as_list(annotations.get("list") if isinstance(annotations, dict) else None):
+        ours = isinstance(annotation, dict) and _is_ours(annotation.get("datasource"))
+        if ours and not annotation.get("builtIn") and isinstance(annotation.get("expr"), str):
+            yield annotation, "expr", False
+
+
+def _scoped_variable_query(text: str, job_of: Callable[[promql.Selector], str | None], job: str) -> str:
+    try:
+        span = promql.variable_query_span(text)
+    except promql.PromQLNameError:
+        return text  # metrics(regex): names only, no series
+    if span is None:
+        match = re.match(r"^(\s*label_values\(\s*)([A-Za-z_]\w*\s*\)\s*)$", text)
+        # label_values(label) looks at every series: only this job's
+        return f"{match[1]}{{job={promql.string_literal(job)}}}, {match[2]}" if match else text
+    start, end = span
+    return text[:start] + promql.set_label(text[start:end], "job", job_of) + text[end:]
+
+
+def scope_to_jobs(dashboard: dict, jobs: Mapping[str, str], *, copy: bool = True) -> dict:
+    """Return ``dashboard`` with every Prometheus query scoped to the jobs of this stack.
+
+    For dashboards written for Calico without this stack's job names, such as Calico's own
+    (whose queries carry no job selector, or a job of another setup): each selector of a
+    ``felix_*``, ``typha_*`` or ``ipam_*`` family gets its component's job, and every other
+    selector (``process_*``, ``go_*``, ``up``) the job of the component the dashboard is
+    mostly about; a ``job`` matcher already there is replaced. A dashboard that reads no
+    Calico family is returned unchanged. Call it after ``rewrite_datasources``: only queries
+    on ``${datasource}`` are Prometheus queries.
+    """
+    result = _copy(dashboard) if copy else dashboard
+    queries = list(_prometheus_queries(result))
+    counts: dict[str, int] = {}
+    unreadable: list[str] = []
+    for holder, key, is_variable in queries:
+        text = holder[key]
+        try:
+            expr = promql.variable_query_expr(text) if is_variable else text
+            names = promql.metric_names(expr) if expr else set()
+        except promql.PromQLNameError as err:
+            unreadable.append(str(err))
+            continue
+        for name in sorted(names):
+            component = _component_of(name)
+            if component is not None:
+                counts[component] = counts.get(component, 0) + 1
+    if not counts:
+        return result
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        raise DashboardError(
+            f"{_describe(dashboard)}: reads as many {ranked[0][0]} as {ranked[1][0]} metrics, so the job of "
+            "its other queries (process_*, go_*, up) cannot be told; split it into one dashboard per component"
+        )
+    if unreadable:
+        raise DashboardError(f"{_describe(dashboard)}: cannot scope a query to this stack's jobs: {unreadable[0]}")
+    main = ranked[0][0]
+    missing = sorted(set(counts) - set(jobs))
+    if missing:
+        raise DashboardError(f"{_describe(dashboard)}: no scrape job for {', '.join(missing)}")
+
+    def job_of(selector: promql.Selector) -> str:
+        return jobs[_component_of(selector.name) or main]
+
+    for holder, key, is_variable in queries:
+        text = holder[key]
+        holder[key] = (
+            _scoped_variable_query(text, job_of, jobs[main]) if is_variable else promql.set_label(text, "job", job_of)
+        )
     return result
 
 

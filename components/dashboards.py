@@ -20,6 +20,7 @@ from components.dashboard_json import (
     configmap_sizes,
     load_dashboard_sources,
     rewrite_datasources,
+    scope_to_jobs,
     set_job,
     shipped_dashboards,
 )
@@ -31,8 +32,14 @@ FOLDER_ANNOTATION = "grafana_folder"  # kube-prometheus-stack's sidecar.dashboar
 SHIPPED = {"felix": "felix.json", "typha": "typha.json", "kube-controllers": "kube-controllers.json"}
 
 
-def dashboard_files(settings: DashboardSettings, jobs: dict[str, str]) -> dict[str, str]:
-    """ConfigMap key -> canonical dashboard JSON; raises DashboardError naming a bad import."""
+def dashboard_files(
+    settings: DashboardSettings, jobs: dict[str, str], import_jobs: dict[str, str] | None = None
+) -> dict[str, str]:
+    """ConfigMap key -> canonical dashboard JSON; raises DashboardError naming a bad import.
+
+    Imported dashboards that read Calico metrics get their queries scoped to ``import_jobs``
+    (the job of every component, scraped or not; ``jobs`` when not given).
+    """
     # Every dashboard here was just read from disk and is ours to change in place.
     shipped = shipped_dashboards()
     files: dict[str, str] = {}
@@ -45,7 +52,8 @@ def dashboard_files(settings: DashboardSettings, jobs: dict[str, str]) -> dict[s
         for key, dashboard in sorted(load_dashboard_sources(str(location)).items()):
             if key in files:
                 raise DashboardError(f"{path}: dashboard key {key!r} is already used by another dashboard")
-            files[key] = canonical_json(rewrite_datasources(dashboard, settings.datasource, copy=False))
+            dashboard = rewrite_datasources(dashboard, settings.datasource, copy=False)
+            files[key] = canonical_json(scope_to_jobs(dashboard, import_jobs or jobs, copy=False))
     return files
 
 

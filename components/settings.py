@@ -214,6 +214,19 @@ class Settings:
             jobs["kube-controllers"] = self.monitor_job(self.kube_controllers.monitor_name)
         return jobs
 
+    @property
+    def all_jobs(self) -> dict[str, str]:
+        """The job of every Calico component's monitor, scraped by this stack or not (imported dashboards use them)."""
+        typha = self.typha.monitor_name if self.typha is not None else "calico-typha"
+        controllers = "calico-kube-controllers"
+        if self.kube_controllers is not None:
+            controllers = self.kube_controllers.monitor_name
+        return {
+            "felix": self.pod_monitor.job,
+            "typha": self.monitor_job(typha),
+            "kube-controllers": self.monitor_job(controllers),
+        }
+
 
 # --- validation helpers ------------------------------------------------------
 
