@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import subprocess
+from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -158,6 +159,13 @@ def test_fixture_is_valid_exposition_format(name):
                 continue
             assert line.endswith('counter metrics should have "_total" suffix'), line
             assert REGISTRY[family].type == "counter", line
+
+
+@pytest.mark.parametrize("name", sorted(EXPOSITIONS))
+def test_no_series_appears_twice(name):
+    """client_golang writes each series once; Prometheus would keep only the first of two."""
+    seen = Counter((sample.name, sample.labels) for sample in EXPOSITIONS[name].samples)
+    assert [series for series, count in seen.items() if count > 1] == []
 
 
 @pytest.mark.parametrize("name", sorted(EXPOSITIONS))
