@@ -2,7 +2,8 @@
 # Builds the e2e suite's binaries from their Go modules into a cache outside the repository,
 # one folder per binary and version, and skips what is already there.
 #
-#   tests/e2e/build-binaries.sh [name ...]     names: kubernetes calicoctl pulumi pulumi-kubernetes modules
+#   tests/e2e/build-binaries.sh [name ...]     names: modules kubernetes calicoctl pulumi pulumi-kubernetes
+#                                              kwok prometheus-operator prometheus etcd
 #
 # Cache: $CALICO_MONITORING_E2E_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/calico-monitoring/e2e.
 # Nothing is downloaded except Go modules through the machine's Go module proxy.
@@ -130,13 +131,49 @@ PY
     -o "$bin/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes
 }
 
+build_kwok() {
+  local bin=$1
+  go get -tool "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" \
+    -o "$bin/kwok" sigs.k8s.io/kwok/cmd/kwok
+}
+
+build_prometheus_operator() {
+  local bin=$1 module=github.com/prometheus-operator/prometheus-operator
+  # The operator's go.mod replaces its two API modules with local folders; take them at the same tag.
+  go get -tool "$module/cmd/operator@$PROMETHEUS_OPERATOR_VERSION"
+  go get "$module/pkg/apis/monitoring@$PROMETHEUS_OPERATOR_VERSION" "$module/pkg/client@$PROMETHEUS_OPERATOR_VERSION"
+  go build -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v}" \
+    -o "$bin/prometheus-operator" "$module/cmd/operator"
+}
+
+build_prometheus() {
+  local bin=$1 module=github.com/prometheus/prometheus
+  # Debian's prometheus is built without Kubernetes service discovery; prometheus-operator's configuration needs it.
+  # Prometheus 2.x releases are the module's v0.x versions (2.53.3 is v0.53.3); copy its two klog replaces.
+  go mod edit -replace k8s.io/klog=github.com/simonpasquier/klog-gokit@v0.3.0 \
+    -replace k8s.io/klog/v2=github.com/simonpasquier/klog-gokit/v3@v3.3.0
+  go get -tool "$module/cmd/prometheus@$PROMETHEUS_MODULE_VERSION" "$module/cmd/promtool@$PROMETHEUS_MODULE_VERSION"
+  local flags="-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v}"
+  go build -trimpath -tags netgo -ldflags "$flags" -o "$bin/prometheus" "$module/cmd/prometheus"
+  go build -trimpath -tags netgo -ldflags "$flags" -o "$bin/promtool" "$module/cmd/promtool"
+}
+
+build_etcd() {
+  local bin=$1
+  # Debian's etcd 3.4.23 has no watch progress requests, without which kube-apiserver 1.36 refuses
+  # streaming watch lists; KWOK's informers then back off for seconds and a rollout crawls.
+  go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  go build -trimpath -ldflags "-s -w" -o "$bin/etcd" go.etcd.io/etcd/server/v3
+}
+
 # Modules read at test time for CRDs and manifests (nothing from them is committed).
 fetch_modules() {
   go mod download "github.com/projectcalico/calico@$CALICO_MODULE_VERSION" \
     "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION"
 }
 
-names=${*:-modules kubernetes calicoctl pulumi pulumi-kubernetes}
+names=${*:-modules kubernetes calicoctl pulumi pulumi-kubernetes kwok prometheus-operator prometheus etcd}
 for name in $names; do
   case $name in
     modules) log "modules: downloading calico $CALICO_VERSION and prometheus-operator $PROMETHEUS_OPERATOR_VERSION"; fetch_modules ;;
@@ -145,7 +182,11 @@ for name in $names; do
     calicoctl) build calicoctl "$CALICO_VERSION" build_calicoctl calicoctl ;;
     pulumi) build pulumi "$PULUMI_VERSION" build_pulumi pulumi pulumi-resource-pulumi-python ;;
     pulumi-kubernetes) build pulumi-kubernetes "v$PULUMI_KUBERNETES_VERSION" build_pulumi_kubernetes pulumi-resource-kubernetes ;;
-    *) echo "build-binaries: unknown binary '$name' (known: modules kubernetes calicoctl pulumi pulumi-kubernetes)" >&2; exit 2 ;;
+    kwok) build kwok "$KWOK_VERSION" build_kwok kwok ;;
+    prometheus-operator) build prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" build_prometheus_operator prometheus-operator ;;
+    prometheus) build prometheus "$PROMETHEUS_VERSION" build_prometheus prometheus promtool ;;
+    etcd) build etcd "$ETCD_VERSION" build_etcd etcd ;;
+    *) echo "build-binaries: unknown binary '$name' (known: modules kubernetes calicoctl pulumi pulumi-kubernetes kwok prometheus-operator prometheus etcd)" >&2; exit 2 ;;
   esac
 done
 log "cache: $cache"

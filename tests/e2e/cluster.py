@@ -20,6 +20,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CALICO_MODULE = "github.com/projectcalico/calico"
 PROMETHEUS_OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator"
+KWOK_MODULE = "sigs.k8s.io/kwok"
+# The Stage objects kwokctl runs by default: nodes initialised and kept alive with leases,
+# pods Running and Ready at once, deleted pods finalised.
+KWOK_STAGES = (
+    "node/fast/node-initialize.yaml",
+    "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "pod/fast/pod-ready.yaml",
+    "pod/fast/pod-complete.yaml",
+    "pod/fast/pod-delete.yaml",
+)
 
 
 def versions() -> dict[str, str]:
@@ -45,9 +55,14 @@ class Binaries:
     pulumi_kubernetes: Path
     kube_apiserver: Path
     kube_controller_manager: Path
+    kube_scheduler: Path
     kubectl: Path
     calicoctl: Path
+    kwok: Path
+    prometheus_operator: Path
     etcd: Path
+    prometheus: Path
+    promtool: Path
     pulumi_version: str
     pulumi_kubernetes_version: str
 
@@ -62,20 +77,22 @@ class Binaries:
             / "bin"
             / "pulumi-resource-kubernetes",
             "kube_apiserver": kubernetes / "kube-apiserver",
-            "kube_controller_manager": root
-            / f"kubernetes-{pins['KUBERNETES_VERSION']}"
-            / "bin"
-            / "kube-controller-manager",
+            "kube_controller_manager": kubernetes / "kube-controller-manager",
+            "kube_scheduler": kubernetes / "kube-scheduler",
             "kubectl": kubernetes / "kubectl",
             "calicoctl": root / f"calicoctl-{pins['CALICO_VERSION']}" / "bin" / "calicoctl",
-            "etcd": Path(shutil.which("etcd") or "/usr/bin/etcd"),
+            "kwok": root / f"kwok-{pins['KWOK_VERSION']}" / "bin" / "kwok",
+            "prometheus_operator": root
+            / f"prometheus-operator-{pins['PROMETHEUS_OPERATOR_VERSION']}"
+            / "bin"
+            / "prometheus-operator",
+            "etcd": root / f"etcd-{pins['ETCD_VERSION']}" / "bin" / "etcd",
+            "prometheus": root / f"prometheus-{pins['PROMETHEUS_VERSION']}" / "bin" / "prometheus",
+            "promtool": root / f"prometheus-{pins['PROMETHEUS_VERSION']}" / "bin" / "promtool",
         }
         missing = [str(path) for path in found.values() if not path.exists()]
         if missing:
-            raise RuntimeError(
-                "e2e binaries missing (run `make e2e-bin`, or apt-get install etcd-server for etcd): "
-                + ", ".join(missing)
-            )
+            raise RuntimeError("e2e binaries missing (run `make e2e-bin`): " + ", ".join(missing))
         return cls(
             **found,
             pulumi_version=pins["PULUMI_VERSION"],
@@ -150,11 +167,16 @@ class Pki:
 
 
 class Process:
-    def __init__(self, name: str, argv: list[str], log_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, argv: list[str], log_dir: Path, env: dict[str, str] | None = None, detached: bool = False
+    ) -> None:
+        """``detached``: in a session of its own, so it outlives the Python process that started it (make demo)."""
         self.name = name
         self.log = log_dir / f"{name}.log"
         self._handle = self.log.open("wb")
-        self.popen = subprocess.Popen(argv, stdout=self._handle, stderr=subprocess.STDOUT, env=env)
+        self.popen = subprocess.Popen(
+            argv, stdout=self._handle, stderr=subprocess.STDOUT, env=env, start_new_session=detached
+        )
 
     def check_alive(self) -> None:
         if self.popen.poll() is not None:
@@ -195,10 +217,11 @@ class Etcd:
         folder: Path,
         tls: tuple[Path, Path, Path] | None = None,
         client: tuple[Path, Path] | None = None,
+        detached: bool = False,
     ) -> None:
         """``tls``: (CA, server certificate, server key) to require client certificates; ``client``:
         the certificate and key the health check presents then."""
-        self.name, self.folder, self.tls, self.client = name, folder, tls, client
+        self.name, self.folder, self.tls, self.client, self.detached = name, folder, tls, client, detached
         self.client_port, peer_port = free_port(), free_port()
         scheme = "https" if tls else "http"
         self.endpoint = f"{scheme}://127.0.0.1:{self.client_port}"
@@ -221,7 +244,7 @@ class Etcd:
 
     def start(self) -> None:
         """Starts (or starts again, on the same ports and data) and waits until healthy."""
-        self.process = Process(self.name, self.argv, self.folder)
+        self.process = Process(self.name, self.argv, self.folder, detached=self.detached)
         wait_until(self.name, self._healthy, 30, self.process)
 
     def _healthy(self) -> bool:
@@ -239,7 +262,9 @@ class Etcd:
 
 
 class ApiServer:
-    def __init__(self, name: str, binaries: Binaries, pki: Pki, etcd: Etcd, folder: Path) -> None:
+    def __init__(
+        self, name: str, binaries: Binaries, pki: Pki, etcd: Etcd, folder: Path, detached: bool = False
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
@@ -265,7 +290,7 @@ class ApiServer:
             "--profiling=false",
             "--disable-admission-plugins=ServiceAccount",
         ]
-        self.process = Process(name, argv, folder)
+        self.process = Process(name, argv, folder, detached=detached)
         self.ca = pki.ca
         self.admin_cert, self.admin_key = pki.issue(f"{name}-admin", "/O=system:masters/CN=e2e-admin")
         wait_until(f"{name} kube-apiserver", self._ready, 90, self.process)
@@ -280,12 +305,26 @@ class ApiServer:
         self.process.stop()
 
 
+def admin_kubeconfig(api: ApiServer, folder: Path) -> Path:
+    """A kubeconfig with only ``api``, for the control-plane processes."""
+    kubeconfig = folder / f"{api.name}-admin.kubeconfig"
+    if not kubeconfig.exists():
+        write_kubeconfig(kubeconfig, [api], current=api.name)
+    return kubeconfig
+
+
 class ControllerManager:
     """kube-controller-manager: garbage collection (foreground deletes), workload status, pods."""
 
-    def __init__(self, api: ApiServer, binaries: Binaries, pki: Pki, folder: Path) -> None:
-        kubeconfig = folder / f"{api.name}-admin.kubeconfig"
-        write_kubeconfig(kubeconfig, [api], current=api.name)
+    def __init__(
+        self, api: ApiServer, binaries: Binaries, pki: Pki, folder: Path, *, nodes: bool = False, detached: bool = False
+    ) -> None:
+        """``nodes``: run the node lifecycle controller too, which lifts a new node's not-ready taint once
+        KWOK reports it Ready (without nodes it has nothing to do)."""
+        kubeconfig = admin_kubeconfig(api, folder)
+        disabled = ["-nodeipam", "-cloud-node-lifecycle", "-service-lb-controller"]
+        if not nodes:
+            disabled.append("-nodelifecycle")
         argv = [
             str(binaries.kube_controller_manager),
             f"--kubeconfig={kubeconfig}",
@@ -296,13 +335,99 @@ class ControllerManager:
             "--leader-elect=false",
             f"--root-ca-file={pki.ca}",
             f"--service-account-private-key-file={pki.sa_key}",
-            "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller",
+            f"--controllers={','.join(['*', *disabled])}",
         ]
-        self.process = Process(f"{api.name}-controller-manager", argv, folder)
+        self.process = Process(f"{api.name}-controller-manager", argv, folder, detached=detached)
         self.process.check_alive()
 
     def stop(self) -> None:
         self.process.stop()
+
+
+class Scheduler:
+    """kube-scheduler: binds the DaemonSet's and Deployments' pods to the simulated nodes."""
+
+    def __init__(self, api: ApiServer, binaries: Binaries, folder: Path, detached: bool = False) -> None:
+        kubeconfig = admin_kubeconfig(api, folder)
+        argv = [
+            str(binaries.kube_scheduler),
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={free_port()}",
+            "--leader-elect=false",
+        ]
+        self.process = Process(f"{api.name}-scheduler", argv, folder, detached=detached)
+        self.process.check_alive()
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def kwok_stages() -> str:
+    root = module_dir(KWOK_MODULE, versions()["KWOK_VERSION"]) / "kustomize" / "stage"
+    return "\n---\n".join((root / stage).read_text() for stage in KWOK_STAGES)
+
+
+class Kwok:
+    """KWOK's controller: plays the kubelet of every simulated node (status, leases, pod phases, pod IPs)."""
+
+    def __init__(self, api: ApiServer, binaries: Binaries, folder: Path, detached: bool = False) -> None:
+        kubeconfig = admin_kubeconfig(api, folder)
+        stages = folder / f"{api.name}-kwok-stages.yaml"
+        stages.write_text(kwok_stages())
+        argv = [
+            str(binaries.kwok),
+            f"--kubeconfig={kubeconfig}",
+            f"--config={stages}",
+            "--manage-all-nodes=true",
+            f"--server-address=127.0.0.1:{free_port()}",
+            "--node-ip=127.0.0.1",
+            "--node-lease-duration-seconds=40",
+        ]
+        self.process = Process(f"{api.name}-kwok", argv, folder, detached=detached)
+        self.process.check_alive()
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def node_address(number: int) -> str:
+    """The InternalIP of simulated node ``number`` (1-based): 127.10.x.y, never 127.0.0.1."""
+    return f"127.10.{number // 250}.{number % 250 + 1}"
+
+
+def node_pod_cidr(number: int) -> str:
+    return f"127.{20 + number // 256}.{number % 256}.0/24"
+
+
+def simulated_node(number: int) -> dict:
+    """A Node as KWOK manages it, with an address and pod CIDR this machine answers on (127.0.0.0/8)."""
+    name = f"node-{number:03d}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "kubernetes.io/hostname": name,
+                "type": "kwok",
+            },
+        },
+        "spec": {"podCIDR": node_pod_cidr(number), "podCIDRs": [node_pod_cidr(number)]},
+        "status": {
+            "addresses": [
+                {"type": "InternalIP", "address": node_address(number)},
+                {"type": "Hostname", "address": name},
+            ],
+            "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+            "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+        },
+    }
 
 
 def write_kubeconfig(path: Path, servers: list[ApiServer], current: str) -> None:
