@@ -232,8 +232,8 @@ class PrometheusError(RuntimeError):
 class Prometheus:
     """A running ``prometheus`` process and a small client for its HTTP API."""
 
-    def __init__(self, binary: str, config_file: Path, data_dir: Path, log_file: Path) -> None:
-        self.port = free_port()
+    def __init__(self, binary: str, config_file: Path, data_dir: Path, log_file: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_file = log_file
         self._log = log_file.open("wb")

@@ -24,21 +24,30 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.e2e.calico_standins import ApiClient
 from tests.e2e.cluster import (
     ApiServer,
     Binaries,
     ControllerManager,
     Etcd,
+    Kwok,
     Pki,
+    Process,
+    Scheduler,
+    admin_kubeconfig,
     calico_manifests,
+    free_port,
     prometheus_operator_crds,
+    simulated_node,
     write_kubeconfig,
 )
+from tests.e2e.measurements import FIGURES, TIMINGS
+from tests.e2e.prometheus_pipeline import MonitoringPipeline, operator_argv, prometheus_resource
+from tests.e2e.simulation import daemonset_settled, deployment_settled, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "components", "dashboards", "requirements.txt")
 PASSPHRASE = "e2e-only-passphrase"
-TIMINGS: list[tuple[str, str, float]] = []
 
 FELIX_BEFORE = {"logSeverityScreen": "Warning", "reportingInterval": "0s", "prometheusMetricsPort": 9095}
 KUBE_CONTROLLERS_BEFORE = {
@@ -77,9 +86,8 @@ def decoy(binaries, pki, etcd, session_dir):
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def pulumi_home(binaries, session_dir) -> Path:
-    home = session_dir / "pulumi-home"
+def install_pulumi_home(binaries: Binaries, home: Path) -> Path:
+    """A Pulumi home with the kubernetes provider plugin installed from the cache (nothing is downloaded)."""
     env = {**os.environ, "PULUMI_HOME": str(home), "PULUMI_SKIP_UPDATE_CHECK": "true"}
     subprocess.run(
         [str(binaries.pulumi), "plugin", "install", "resource", "kubernetes", f"v{binaries.pulumi_kubernetes_version}",
@@ -87,6 +95,11 @@ def pulumi_home(binaries, session_dir) -> Path:
         env=env, check=True, capture_output=True,
     )  # fmt: skip
     return home
+
+
+@pytest.fixture(scope="session")
+def pulumi_home(binaries, session_dir) -> Path:
+    return install_pulumi_home(binaries, session_dir / "pulumi-home")
 
 
 _cluster_numbers = itertools.count(1)
@@ -97,11 +110,19 @@ class Cluster:
     """One scenario's cluster, reached through kubectl and calicoctl like a user would."""
 
     api: ApiServer
-    decoy: ApiServer
+    decoy: ApiServer | None
     kubeconfig: Path
     binaries: Binaries
     folder: Path
     context: str = "e2e"
+    nodes: int = 0
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return admin_kubeconfig(self.api, self.folder)
+
+    def api_client(self) -> ApiClient:
+        return ApiClient(self.admin_kubeconfig)
 
     def _kubectl(self, args: tuple[str, ...], context: str | None, input: str | None = None):
         argv = [str(self.binaries.kubectl), f"--kubeconfig={self.kubeconfig}", f"--context={context or self.context}"]
@@ -193,30 +214,153 @@ def install_prometheus_operator_crds(cluster: Cluster) -> None:
         wait_established(cluster, f"{name}.monitoring.coreos.com")
 
 
+def add_simulated_nodes(cluster: Cluster, count: int) -> None:
+    documents = [simulated_node(number) for number in range(1, count + 1)]
+    cluster.kubectl("create", "-f", "-", input=yaml.safe_dump_all(documents))
+
+
+def wait_for_calico_workloads(cluster: Cluster, *, typha: bool, timeout: float = 600) -> float:
+    """Until calico-node runs on every simulated node and the Deployments are available; the seconds it took."""
+    api = cluster.api_client()
+    deployments = ["calico-kube-controllers", *(["calico-typha"] if typha else [])]
+    return wait_for(
+        f"calico-node on {cluster.nodes} nodes and {', '.join(deployments)} available",
+        lambda: (
+            daemonset_settled(api, "kube-system", "calico-node", cluster.nodes)
+            and all(deployment_settled(api, "kube-system", name) for name in deployments)
+        ),
+        timeout,
+    )
+
+
+def start_cluster(
+    binaries: Binaries,
+    pki: Pki,
+    etcd: Etcd,
+    folder: Path,
+    started: list,
+    *,
+    decoy: ApiServer | None = None,
+    typha: bool = False,
+    calico: bool = True,
+    monitoring_crds: bool = True,
+    nodes: int = 0,
+    detached: bool = False,
+) -> Cluster:
+    """A fresh API server set up the way a user's cluster is; its processes are appended to ``started``.
+
+    ``nodes``: that many KWOK nodes, with kube-scheduler, on which Calico's workloads really run.
+    ``decoy``: an API server that is the kubeconfig's current context, which nothing may touch.
+    """
+    number = next(_cluster_numbers)
+    api = ApiServer(f"e2e-{number}", binaries, pki, etcd, folder, detached=detached)
+    started.append(api)
+    started.append(ControllerManager(api, binaries, pki, folder, nodes=bool(nodes), detached=detached))
+    if nodes:
+        started.append(Scheduler(api, binaries, folder, detached=detached))
+        started.append(Kwok(api, binaries, folder, detached=detached))
+    kubeconfig = folder / "kubeconfig"
+    write_kubeconfig(kubeconfig, [api, *([decoy] if decoy else [])], current=decoy.name if decoy else api.name)
+    # The stacks name their context "e2e": rename this cluster's context to it.
+    config = json.loads(kubeconfig.read_text())
+    for context in config["contexts"]:
+        if context["name"] == api.name:
+            context["name"] = "e2e"
+    if decoy is None:
+        config["current-context"] = "e2e"
+    kubeconfig.write_text(json.dumps(config, indent=2))
+    cluster = Cluster(api=api, decoy=decoy, kubeconfig=kubeconfig, binaries=binaries, folder=folder, nodes=nodes)
+    if nodes:
+        add_simulated_nodes(cluster, nodes)
+    if calico:
+        install_calico(cluster, typha=typha)
+        seed_calico_configuration(cluster)
+    if monitoring_crds:
+        install_prometheus_operator_crds(cluster)
+    if calico and nodes:
+        wait_for_calico_workloads(cluster, typha=typha)
+    return cluster
+
+
 @pytest.fixture
 def make_cluster(binaries, pki, etcd, decoy, tmp_path):
-    started: list[ApiServer | ControllerManager] = []
+    started: list = []
 
-    def build(*, typha: bool = False, calico: bool = True, monitoring_crds: bool = True) -> Cluster:
-        number = next(_cluster_numbers)
-        api = ApiServer(f"e2e-{number}", binaries, pki, etcd, tmp_path)
-        started.append(api)
-        started.append(ControllerManager(api, binaries, pki, tmp_path))
-        kubeconfig = tmp_path / "kubeconfig"
-        write_kubeconfig(kubeconfig, [api, decoy], current="decoy")
-        # The stack names its context "e2e": rename this scenario's context to it.
-        config = json.loads(kubeconfig.read_text())
-        for context in config["contexts"]:
-            if context["name"] == api.name:
-                context["name"] = "e2e"
-        kubeconfig.write_text(json.dumps(config, indent=2))
-        cluster = Cluster(api=api, decoy=decoy, kubeconfig=kubeconfig, binaries=binaries, folder=tmp_path)
-        if calico:
-            install_calico(cluster, typha=typha)
-            seed_calico_configuration(cluster)
-        if monitoring_crds:
-            install_prometheus_operator_crds(cluster)
-        return cluster
+    def build(**options) -> Cluster:
+        return start_cluster(binaries, pki, etcd, tmp_path, started, decoy=decoy, **options)
+
+    yield build
+    for process in reversed(started):
+        process.stop()
+
+
+@dataclass
+class Pipeline:
+    """prometheus-operator, a Prometheus on what it generates, and the Calico stand-ins, for one cluster."""
+
+    cluster: Cluster
+    monitoring: MonitoringPipeline | None  # None when it runs as a process of its own (make demo)
+    standins_state: Path
+    prometheus_url: str
+
+    @property
+    def prometheus(self):
+        return self.monitoring.prometheus
+
+    def listeners(self) -> list[dict[str, Any]]:
+        return json.loads(self.standins_state.read_text())["listeners"]
+
+
+def start_pipeline(
+    binaries: Binaries,
+    cluster: Cluster,
+    folder: Path,
+    started: list,
+    *,
+    selector: dict[str, str] | None = None,
+    scrape_interval: str = "2s",
+    detached: bool = False,
+    prometheus_port: int | None = None,
+) -> Pipeline:
+    """prometheus-operator and a Prometheus resource selecting ``release: kube-prometheus-stack``, Prometheus
+    on what the operator generates (in this process, or detached as its own), and the Calico stand-ins."""
+    kubeconfig = cluster.admin_kubeconfig
+    name = cluster.api.name
+    operator_env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    argv = operator_argv(binaries.prometheus_operator, free_port())
+    started.append(Process(f"{name}-prometheus-operator", argv, folder, env=operator_env, detached=detached))
+    resource = prometheus_resource(
+        kubeconfig, selector or {"release": "kube-prometheus-stack"}, scrape_interval=scrape_interval
+    )
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(resource))
+    python_env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    state = folder / "standins.json"
+    standins = [sys.executable, "-m", "tests.e2e.calico_standins", f"--kubeconfig={kubeconfig}", f"--state={state}"]
+    started.append(Process(f"{name}-calico-standins", standins, folder, env=python_env, detached=detached))
+    wait_for("the Calico stand-ins' state file", state.exists, 30, interval=0.2)
+    workdir = folder / "prometheus"
+    if detached:
+        port = prometheus_port or free_port()
+        argv = [
+            sys.executable, "-m", "tests.e2e.prometheus_pipeline", f"--kubeconfig={kubeconfig}",
+            f"--workdir={workdir}", f"--port={port}", f"--prometheus={binaries.prometheus}",
+            f"--promtool={binaries.promtool}",
+        ]  # fmt: skip
+        started.append(Process(f"{name}-prometheus-pipeline", argv, folder, env=python_env, detached=True))
+        return Pipeline(cluster, None, state, f"http://127.0.0.1:{port}")
+    monitoring = MonitoringPipeline(
+        cluster.api_client(), workdir, binaries.prometheus, binaries.promtool, prometheus_port
+    )
+    started.append(monitoring)
+    return Pipeline(cluster, monitoring, state, monitoring.prometheus.url)
+
+
+@pytest.fixture
+def make_pipeline(binaries, tmp_path):
+    started: list = []
+
+    def build(cluster: Cluster, **options) -> Pipeline:
+        return start_pipeline(binaries, cluster, tmp_path, started, **options)
 
     yield build
     for process in reversed(started):
@@ -332,40 +476,54 @@ class Stack:
         return json.loads(self.run("stack", "output", "--json", "--stack", self.name).stdout)
 
 
+def prepare_stack(
+    binaries: Binaries,
+    pulumi_home: Path,
+    folder: Path,
+    cluster: Cluster,
+    config: dict[str, Any],
+    name: str = "e2e",
+    scenario: str = "",
+) -> Stack:
+    """The program copied into ``folder``/project, with a stack of its own on a file backend in ``folder``/state."""
+    project = folder / "project"
+    if not project.exists():
+        project.mkdir()
+        for item in PROGRAM_FILES:
+            source = ROOT / item
+            if source.is_dir():
+                shutil.copytree(source, project / item, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(source, project / item)
+        (folder / "state").mkdir()
+        (folder / "tmp").mkdir()
+    venv_bin = Path(sys.executable).parent
+    tool_dirs = [binaries.pulumi.parent, binaries.calicoctl.parent, binaries.kubectl.parent, venv_bin]
+    env = {
+        "PATH": os.pathsep.join([*map(str, tool_dirs), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": str(folder / "home"),
+        "TMPDIR": str(folder / "tmp"),
+        "PULUMI_HOME": str(pulumi_home),
+        "PULUMI_BACKEND_URL": f"file://{folder / 'state'}",
+        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
+        "PULUMI_SKIP_CONFIRMATIONS": "true",
+        # The ambient cluster is the decoy: the program must only ever use the stack's context.
+        "KUBECONFIG": str(cluster.kubeconfig),
+    }
+    stack = Stack(name, project, env, binaries, scenario=scenario)
+    stack_file = {"config": {**config, "kubernetes:kubeconfig": str(cluster.kubeconfig)}}
+    (project / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(stack_file, sort_keys=True))
+    stack.run("stack", "init", name, "--secrets-provider", "passphrase")
+    return stack
+
+
 @pytest.fixture
 def make_stack(binaries, pulumi_home, tmp_path, request):
     def build(cluster: Cluster, config: dict[str, Any], name: str = "e2e") -> Stack:
-        project = tmp_path / "project"
-        if not project.exists():
-            project.mkdir()
-            for item in PROGRAM_FILES:
-                source = ROOT / item
-                if source.is_dir():
-                    shutil.copytree(source, project / item, ignore=shutil.ignore_patterns("__pycache__"))
-                else:
-                    shutil.copy2(source, project / item)
-            (tmp_path / "state").mkdir()
-            (tmp_path / "tmp").mkdir()
-        venv_bin = Path(sys.executable).parent
-        tool_dirs = [binaries.pulumi.parent, binaries.calicoctl.parent, binaries.kubectl.parent, venv_bin]
-        env = {
-            "PATH": os.pathsep.join([*map(str, tool_dirs), "/usr/local/bin", "/usr/bin", "/bin"]),
-            "HOME": str(tmp_path / "home"),
-            "TMPDIR": str(tmp_path / "tmp"),
-            "PULUMI_HOME": str(pulumi_home),
-            "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
-            "PULUMI_SKIP_CONFIRMATIONS": "true",
-            # The ambient cluster is the decoy: the program must only ever use the stack's context.
-            "KUBECONFIG": str(cluster.kubeconfig),
-        }
-        stack = Stack(name, project, env, binaries, scenario=request.node.name)
-        stack_file = {"config": {**config, "kubernetes:kubeconfig": str(cluster.kubeconfig)}}
-        (project / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(stack_file, sort_keys=True))
-        stack.run("stack", "init", name, "--secrets-provider", "passphrase")
+        stack = prepare_stack(binaries, pulumi_home, tmp_path, cluster, config, name, scenario=request.node.name)
         request.node.stash_stack = stack
         return stack
 
@@ -382,6 +540,8 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_terminal_summary(terminalreporter):
+    for figure in FIGURES:
+        terminalreporter.write_line(f"e2e figure: {figure}")
     if not TIMINGS:
         return
     by_command: dict[str, list[float]] = {}

@@ -1,0 +1,287 @@
+"""The seed's whole pipeline on simulated nodes: calicoctl patch -> the Calico stand-ins listen -> the
+operator turns the program's monitors into scrape jobs -> Prometheus scrapes the pods.
+
+Every scenario runs KWOK nodes with kube-scheduler, so the calico-node DaemonSet and the
+Deployments have real Pods with addresses on this machine; prometheus-operator (built from
+its Go module) generates the configuration; Debian's Prometheus runs it. Nothing is served
+to Prometheus directly: it finds its targets through Kubernetes service discovery.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.dashboards.grafana import substitute, unresolved_variables
+from tests.dashboards.prometheus_harness import PrometheusError
+from tests.dashboards.test_panels_on_fixtures import (
+    BUILTIN_VALUES,
+    DASHBOARD_COMPONENT,
+    classify,
+    expectations,
+    queries,
+    query_key,
+)
+from tests.e2e.conftest import wait_for_calico_workloads
+from tests.e2e.measurements import FIGURES, TIMINGS
+from tests.e2e.prometheus_pipeline import active_targets
+from tests.e2e.simulation import PodUidWatch, daemonset_settled, wait_for
+from tests.e2e.test_manifest_install import example_config
+
+pytestmark = pytest.mark.e2e
+
+FELIX_JOB = "monitoring/felix"
+TYPHA_JOB = "monitoring/calico-typha"
+CONTROLLERS_JOB = "monitoring/calico-kube-controllers"
+# What the stand-ins serve (tests/fixtures/metrics/targets/), so what each dashboard must show.
+SERVED = {"felix": "felix-iptables-quiet", "typha": "typha-quiet", "kube-controllers": "kube-controllers-quiet"}
+JOBS = {"felix": FELIX_JOB, "typha": TYPHA_JOB, "kube-controllers": CONTROLLERS_JOB}
+
+
+def pipeline_config(*, interval: str = "2s", typha: bool = False, scrape: str = "pod") -> dict:
+    config = example_config("example-kdd")
+    config["calico-monitoring:podMonitor"] = {**config["calico-monitoring:podMonitor"], "interval": interval}
+    config["calico-monitoring:typha"] = {"enabled": typha}
+    config["calico-monitoring:felix"] = {"scrape": scrape}
+    # Short `for`s, so the alert a person would get is seen firing within the scenario.
+    config["calico-monitoring:alerts"] = {
+        "overrides": {"CalicoFelixDownWidespread": {"for": "10s"}, "CalicoFelixDown": {"for": "10s"}}
+    }
+    return config
+
+
+def seconds(duration: str) -> float:
+    return float(duration.removesuffix("s"))
+
+
+def targets_of(prometheus, job: str) -> list[dict]:
+    return active_targets(prometheus.url, job)
+
+
+def up_series(prometheus, job: str) -> dict[str, dict]:
+    """The `up` series of a job by pod, with their labels and value."""
+    return {r["metric"].get("pod", ""): r for r in prometheus.query(f'up{{job="{job}"}}')}
+
+
+def all_up(prometheus, job: str, count: int) -> bool:
+    series = up_series(prometheus, job)
+    return len(series) == count and all(r["value"][1] == "1" for r in series.values())
+
+
+def calico_pods(cluster, app: str) -> dict[str, str]:
+    """pod name -> node name of the Running pods of one Calico workload."""
+    pods = cluster.api_client().get(f"/api/v1/namespaces/kube-system/pods?labelSelector=k8s-app%3D{app}")["items"]
+    return {p["metadata"]["name"]: p["spec"]["nodeName"] for p in pods if not p["metadata"].get("deletionTimestamp")}
+
+
+def last_command_seconds(scenario_command: str) -> float:
+    return next(t for _, command, t in reversed(TIMINGS) if command == scenario_command)
+
+
+def felix_listeners(pipeline) -> list[dict]:
+    return [x for x in pipeline.listeners() if x["component"] == "felix"]
+
+
+def firing(prometheus, alert: str) -> list[dict]:
+    return [
+        a
+        for a in prometheus._get("/api/v1/alerts")["alerts"]
+        if a["labels"]["alertname"] == alert and a["state"] == "firing"
+    ]
+
+
+def test_pod_scrape_on_simulated_nodes_end_to_end(make_cluster, make_stack, make_pipeline):
+    nodes, interval = 5, "2s"
+    cluster = make_cluster(nodes=nodes, typha=True)
+    pipeline = make_pipeline(cluster)
+    prometheus = pipeline.prometheus
+    api = cluster.api_client()
+    watch = PodUidWatch(api, "kube-system", "k8s-app=calico-node")
+    assert felix_listeners(pipeline) == [], "Felix metrics were on before the program ran"
+    stack = make_stack(cluster, pipeline_config(interval=interval, typha=True))
+
+    stack.up()
+    rollout_seconds = wait_for(
+        "the calico-node rollout", lambda: daemonset_settled(api, "kube-system", "calico-node", nodes), 300
+    )
+    wait_for_calico_workloads(cluster, typha=True)
+    pipeline.monitoring.wait_for_jobs(
+        [f"podMonitor/{FELIX_JOB}/", f"podMonitor/{TYPHA_JOB}/", f"podMonitor/{CONTROLLERS_JOB}/"]
+    )
+    # Service discovery picks the pods up; from then on every target answers within two scrape intervals.
+    wait_for("Felix targets discovered", lambda: len(targets_of(prometheus, FELIX_JOB)) == nodes, 60)
+    up_within = wait_for(
+        "every Felix target up", lambda: all_up(prometheus, FELIX_JOB, nodes), 2 * seconds(interval) + 1
+    )
+    wait_for(
+        "kube-controllers and Typha up",
+        lambda: all_up(prometheus, CONTROLLERS_JOB, 1) and all_up(prometheus, TYPHA_JOB, 1),
+        30,
+    )
+    assert watch.rollouts() == {f"node-{n:03d}": 1 for n in range(1, nodes + 1)}, (
+        "the first up must roll every calico-node pod exactly once"
+    )
+
+    felix_pods = calico_pods(cluster, "calico-node")
+    for pod, series in up_series(prometheus, FELIX_JOB).items():
+        labels = series["metric"]
+        assert pod in felix_pods and labels["node"] == felix_pods[pod], labels
+        assert labels["namespace"] == "kube-system" and labels["endpoint"] == "http-metrics", labels
+    [controllers] = up_series(prometheus, CONTROLLERS_JOB).values()
+    assert controllers["metric"]["pod"] in calico_pods(cluster, "calico-kube-controllers")
+    [typha] = up_series(prometheus, TYPHA_JOB).values()
+    typha_pods = calico_pods(cluster, "calico-typha")
+    assert typha_pods[typha["metric"]["pod"]] == typha["metric"]["node"]
+
+    check_dashboards_rules_and_alerts(cluster, prometheus, seconds(interval))
+
+    watch.mark()
+    stack.up("--expect-no-changes")
+    time.sleep(2 * seconds(interval))
+    assert set(watch.rollouts().values()) == {0}, "a re-run must not roll calico-node"
+
+    # Someone turns metrics off by hand: targets go down, the breadth alert fires; `up` repairs it.
+    cluster.calicoctl("patch", "felixConfiguration", "default", "-p", '{"spec":{"prometheusMetricsEnabled":false}}')
+    wait_for(
+        "Felix targets down", lambda: all(r["value"][1] == "0" for r in up_series(prometheus, FELIX_JOB).values()), 30
+    )
+    alert_seconds = wait_for(
+        "CalicoFelixDownWidespread firing", lambda: firing(prometheus, "CalicoFelixDownWidespread"), 60
+    )
+    stack.up()
+    wait_for("Felix targets back up", lambda: all_up(prometheus, FELIX_JOB, nodes), 30)
+    wait_for("CalicoFelixDownWidespread resolved", lambda: not firing(prometheus, "CalicoFelixDownWidespread"), 60)
+    assert set(watch.rollouts().values()) == {0}, "turning metrics back on must not roll calico-node"
+
+    stack.destroy()
+    wait_for(
+        "the destroy's calico-node rollout", lambda: daemonset_settled(api, "kube-system", "calico-node", nodes), 300
+    )
+    destroy_rollouts = set(watch.rollouts().values())
+    assert destroy_rollouts == {1}, f"destroy removes the port: one more rollout, saw {destroy_rollouts}"
+    wait_for("Felix scrape job gone", lambda: not targets_of(prometheus, FELIX_JOB), 60)
+    felix_after = cluster.calico_resource("felixConfiguration")["spec"]
+    wait_for(
+        f"Felix metrics off after destroy (FelixConfiguration {felix_after})", lambda: not felix_listeners(pipeline), 10
+    )
+    watch.stop()
+    FIGURES.append(
+        f"pipeline {nodes} nodes (pod scrape): calico-node rollouts first up 1, re-run 0, repair 0, destroy 1; "
+        f"rollout {rollout_seconds:.0f} s; all Felix targets up {up_within:.1f} s after discovery; "
+        f"CalicoFelixDownWidespread fired {alert_seconds:.0f} s after targets went down (for: 10s)"
+    )
+
+
+def check_dashboards_rules_and_alerts(cluster, prometheus, interval: float) -> None:
+    """Every panel, recording rule and alert of the PrometheusRule, on data scraped through the operator's jobs."""
+    # Enough scrapes for every rate window the panels use.
+    wait_for(
+        "8 scrapes of every target",
+        lambda: (
+            min(float(r["value"][1]) for r in prometheus.query('count_over_time(up{job=~"monitoring/.*"}[5m])')) >= 8
+        ),
+        30 * interval,
+    )
+    rule = cluster.get("prometheusrule", "calico", "monitoring")
+    defined = {(r.get("record") or r.get("alert")) for g in rule["spec"]["groups"] for r in g["rules"]}
+
+    def loaded() -> dict[str, dict]:
+        groups = prometheus._get("/api/v1/rules")["groups"]
+        return {r["name"]: r for g in groups for r in g["rules"]}
+
+    wait_for("the PrometheusRule loaded through the operator", lambda: defined <= set(loaded()), 60)
+    wait_for(
+        "every rule evaluated",
+        lambda: all(
+            r.get("lastEvaluation", "").startswith("2") and not r["lastEvaluation"].startswith("0001")
+            for r in loaded().values()
+        ),
+        30,
+    )
+    rules = loaded()
+    unhealthy = [f"{name}: {r['health']} {r.get('lastError', '')}" for name, r in rules.items() if r["health"] != "ok"]
+    assert not unhealthy, unhealthy
+    firing_now = sorted(name for name, r in rules.items() if r.get("type") == "alerting" and r["state"] != "inactive")
+    assert firing_now == [], f"alerts pending or firing on a quiet cluster: {firing_now}"
+    recorded = [name for name, r in rules.items() if r.get("type") == "recording"]
+    missing = [name for name in recorded if not prometheus.query(name)]
+    assert not missing, f"recording rules without a series: {missing}"
+
+    table, problems, checked = expectations(), [], 0
+    now = time.time()
+    every_query = queries()
+    for query in every_query:
+        component = DASHBOARD_COMPONENT[query.dashboard]
+        row = table[query.dashboard][query_key(query)]
+        expected = row.get(SERVED[component], row.get("all"))
+        expr = substitute(query.expr, {"job": JOBS[component], "node": ".*", "ippool": ".*", **BUILTIN_VALUES})
+        assert not unresolved_variables(expr), expr
+        try:
+            seen = classify(prometheus.query(expr, at=now))
+        except PrometheusError as error:
+            seen = f"error {error}"
+        checked += 1
+        if seen != expected:
+            problems.append(f"{query}: shows {seen}, expected {expected}")
+    assert checked == len(every_query) and {q.dashboard for q in every_query} == set(DASHBOARD_COMPONENT)
+    assert not problems, "\n".join(problems)
+
+
+def test_service_scrape_rolls_nothing_and_generates_a_service_monitor_job(make_cluster, make_stack, make_pipeline):
+    nodes = 3
+    cluster = make_cluster(nodes=nodes)
+    pipeline = make_pipeline(cluster)
+    api = cluster.api_client()
+    watch = PodUidWatch(api, "kube-system", "k8s-app=calico-node")
+    generation = cluster.get("daemonset", "calico-node", "kube-system")["metadata"]["generation"]
+    stack = make_stack(cluster, pipeline_config(scrape="service"))
+    stack.up()
+    pipeline.monitoring.wait_for_jobs([f"serviceMonitor/{FELIX_JOB}/"])
+    # Felix serves on every node: the chain up to the listener is causal without any restart.
+    wait_for(
+        "Felix listening on every node",
+        lambda: len(felix_listeners(pipeline)) == nodes,
+        30,
+    )
+    assert cluster.get("daemonset", "calico-node", "kube-system")["metadata"]["generation"] == generation
+    assert set(watch.rollouts().values()) == {0}
+    # EndpointSlices reject 127.0.0.0/8 addresses, so Prometheus gets no endpoints to scrape here; the
+    # generated job and its relabelings are what can be checked: the same job label as the pod scrape.
+    generated = pipeline.monitoring.sync.config_file.read_text()
+    assert f"serviceMonitor/{FELIX_JOB}/0" in generated and f"replacement: {FELIX_JOB}" in generated
+    stack.destroy()
+    assert set(watch.rollouts().values()) == {0}
+    watch.stop()
+    FIGURES.append(f"pipeline {nodes} nodes (service scrape): calico-node rollouts up 0, destroy 0")
+
+
+def test_rollouts_and_targets_at_200_nodes(make_cluster, make_stack, make_pipeline):
+    nodes, interval = 200, "10s"
+    started = time.monotonic()
+    cluster = make_cluster(nodes=nodes)
+    setup_seconds = time.monotonic() - started
+    pipeline = make_pipeline(cluster)
+    api = cluster.api_client()
+    watch = PodUidWatch(api, "kube-system", "k8s-app=calico-node")
+    stack = make_stack(cluster, pipeline_config(interval=interval))
+    stack.up()
+    up_seconds = last_command_seconds("up")
+    rollout_seconds = wait_for(
+        "the calico-node rollout", lambda: daemonset_settled(api, "kube-system", "calico-node", nodes), 1200, interval=2
+    )
+    assert set(watch.rollouts().values()) == {1} and len(watch.rollouts()) == nodes
+    pipeline.monitoring.wait_for_jobs([f"podMonitor/{FELIX_JOB}/"])
+    targets_seconds = wait_for(
+        f"{nodes} Felix targets up", lambda: all_up(pipeline.prometheus, FELIX_JOB, nodes), 120, interval=2
+    )
+    watch.mark()
+    stack.destroy()
+    destroy_seconds = last_command_seconds("destroy")
+    watch.stop()
+    FIGURES.append(
+        f"pipeline {nodes} nodes: cluster with calico-node Running in {setup_seconds:.0f} s; "
+        f"pulumi up {up_seconds:.1f} s; calico-node rollout {rollout_seconds:.0f} s, 1 per node; "
+        f"{nodes} Felix targets up {targets_seconds:.0f} s after; "
+        f"pulumi destroy {destroy_seconds:.1f} s"
+    )
