@@ -28,20 +28,23 @@ def test_pulumi_yaml_declares_every_setting_with_a_description():
 
 FAKE_PULUMI = """#!/bin/sh
 printf '%s|%s\\n' "$*" "${PULUMI_BACKEND_URL:-}" >> "$FAKE_LOG"
-[ "$1" = whoami ] && [ -z "${FAKE_LOGGED_IN:-}" ] && { echo 'error: not logged in' >&2; exit 255; }
+[ "$1" = whoami ] && [ -z "${FAKE_LOGGED_IN:-}" ] && { echo "${FAKE_WHOAMI_ERROR:-error: not logged in}" >&2; exit 1; }
 exit 0
 """
+# What `pulumi whoami` says when the stored token was revoked or expired.
+EXPIRED_TOKEN = "error: getting user info: [401] Unauthorized: No credentials provided or are invalid."
 
 
-def run_pulumi_up(tmp_path, **env):
+def run_pulumi_up(tmp_path, stack="example-kdd", **env):
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
+    bin_dir.mkdir(parents=True, exist_ok=True)
     (bin_dir / "pulumi").write_text(FAKE_PULUMI)
     (bin_dir / "pulumi").chmod(0o755)
     log = tmp_path / "calls.log"
+    log.touch()
     environment = {"PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE_LOG": str(log), "HOME": str(tmp_path), **env}
     result = subprocess.run(
-        [str(ROOT / "bin" / "pulumi-up"), "prod-eu-1", "--yes"],
+        [str(ROOT / "bin" / "pulumi-up"), stack, "--yes"],
         env=environment,
         capture_output=True,
         text=True,
@@ -56,22 +59,46 @@ def test_pulumi_up_uses_a_local_backend_when_not_logged_in(tmp_path):
     backend = f"file://{ROOT}/.pulumi-state"
     assert calls == [
         "whoami --non-interactive|",
-        f"stack select --create prod-eu-1 --non-interactive|{backend}",
-        f"up --stack prod-eu-1 --yes|{backend}",
+        f"stack select --create example-kdd --non-interactive|{backend}",
+        f"up --stack example-kdd --yes|{backend}",
     ]
     assert "keeping state in" in result.stderr
 
 
 def test_pulumi_up_keeps_an_existing_login_or_backend(tmp_path):
     _, calls = run_pulumi_up(tmp_path, FAKE_LOGGED_IN="1")
-    assert calls[-1] == "up --stack prod-eu-1 --yes|"
+    assert calls[-1] == "up --stack example-kdd --yes|"
     _, calls = run_pulumi_up(tmp_path, PULUMI_BACKEND_URL="s3://state-bucket")
-    assert calls[-1] == "up --stack prod-eu-1 --yes|s3://state-bucket"
+    assert calls[-1] == "up --stack example-kdd --yes|s3://state-bucket"
+
+
+def test_pulumi_up_refuses_a_stack_without_its_stack_file(tmp_path):
+    result, calls = run_pulumi_up(tmp_path, stack="prod-eu-1")
+    assert result.returncode == 2
+    assert "there is no Pulumi.prod-eu-1.yaml" in result.stderr and "Pulumi.example-kdd.yaml" in result.stderr
+    assert calls == []
+
+
+def test_pulumi_up_does_not_fall_back_to_local_state_when_a_login_fails(tmp_path):
+    home = tmp_path / "pulumi-home"
+    home.mkdir()
+    (home / "credentials.json").write_text(
+        '{"current": "https://api.pulumi.com", "accessTokens": {"https://api.pulumi.com": "pul-expired"}}'
+    )
+    result, calls = run_pulumi_up(tmp_path, PULUMI_HOME=str(home), FAKE_WHOAMI_ERROR=EXPIRED_TOKEN)
+    assert result.returncode == 1
+    assert "a Pulumi login exists but `pulumi whoami` failed" in result.stderr and "[401]" in result.stderr
+    assert "pul-expired" not in result.stderr
+    assert calls == ["whoami --non-interactive|"], "nothing may run against another backend"
+    result, calls = run_pulumi_up(
+        tmp_path / "token", PULUMI_ACCESS_TOKEN="pul-revoked", FAKE_WHOAMI_ERROR=EXPIRED_TOKEN
+    )
+    assert result.returncode == 1 and calls == ["whoami --non-interactive|"]
 
 
 def test_pulumi_up_without_the_cli_says_so(tmp_path):
     result = subprocess.run(
-        [str(ROOT / "bin" / "pulumi-up"), "prod"],
+        [str(ROOT / "bin" / "pulumi-up"), "example-kdd"],
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
         capture_output=True,
         text=True,
