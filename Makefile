@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STACK ?=
 
-.PHONY: up test lint venv render bench e2e e2e-bin
+.PHONY: up test lint venv render bench e2e e2e-bin demo demo-down
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,10 @@ e2e-bin:
 # The real Pulumi CLI, kube-apiserver and calicoctl against a local control plane on loopback.
 e2e: $(VENV)/.installed e2e-bin
 	$(VENV)/bin/pytest tests/e2e -m e2e $(E2E_ARGS)
+
+# A local control plane with simulated nodes, prometheus-operator and Prometheus, and the program applied to it.
+demo: $(VENV)/.installed e2e-bin
+	$(VENV)/bin/python -m tests.e2e.demo up $(if $(NODES),--nodes $(NODES),)
+
+demo-down: $(VENV)/.installed
+	$(VENV)/bin/python -m tests.e2e.demo down
