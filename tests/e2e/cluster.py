@@ -1,7 +1,8 @@
-"""A local control plane for the e2e suite: etcd, kube-apiserver and their credentials, on loopback.
+"""A local control plane for the e2e suite: etcd, kube-apiserver and their credentials, on loopback,
+with kube-controller-manager, and kube-scheduler and KWOK where a scenario has simulated nodes.
 
-Everything runs from the binaries that tests/e2e/build-binaries.sh puts in the cache, and
-Debian's etcd. Each process logs to a file in the run's folder and is stopped by the fixtures.
+Everything runs from the binaries that tests/e2e/build-binaries.sh puts in the cache. Each
+process logs to a file in the run's folder and is stopped by the fixtures.
 """
 
 from __future__ import annotations
