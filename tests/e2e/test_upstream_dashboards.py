@@ -7,7 +7,8 @@ import json
 import pytest
 
 from components.dashboard_json import load_dashboard_sources, rewrite_datasources
-from tests.dashboards.grafana import datasource_variable, foreign_refs, queries_without_datasource
+from components.promql import selectors
+from tests.dashboards.grafana import datasource_variable, foreign_refs, panel_queries, queries_without_datasource
 from tests.e2e.cluster import calico_manifests
 from tools.mock_engine import evaluate
 
@@ -47,3 +48,25 @@ def test_the_official_calico_configmap_imports_with_every_datasource_rewritten()
     for key, dashboard in imported.items():
         assert foreign_refs(dashboard) == [], key
         assert datasource_variable(dashboard)["current"]["value"] == "prometheus"
+
+
+def unscoped(name: str, dashboard: dict, job: str) -> list[str]:
+    """Panel queries with a selector that does not carry ``job="<job>"``."""
+    return [q.expr for q in panel_queries(name, dashboard) if q.expr.count(f'job="{job}"') != len(selectors(q.expr))]
+
+
+def test_imported_upstream_panels_read_only_this_stacks_jobs():
+    jobs = {"felix-dashboard.json": "monitoring/felix", "typha-dashboard.json": "monitoring/calico-typha"}
+    raw = load_dashboard_sources(upstream())
+    # Upstream queries carry no job selector, and its Typha panels name a job of their own.
+    assert unscoped("felix-dashboard.json", raw["felix-dashboard.json"], jobs["felix-dashboard.json"])
+    assert "typha_metrics" in json.dumps(raw["typha-dashboard.json"])
+    config = {**BASE, "calico-monitoring:dashboards": {"import": [upstream()]}}
+    data = {}
+    for registration in evaluate(config).by_type("kubernetes:core/v1:ConfigMap"):
+        data.update(registration.plain_inputs["data"])
+    for key, job in jobs.items():
+        imported = json.loads(data[key])
+        assert panel_queries(key, imported), f"{key}: no panel queries imported"
+        assert unscoped(key, imported, job) == [], key
+        assert "typha_metrics" not in data[key]
