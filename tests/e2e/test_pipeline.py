@@ -9,9 +9,11 @@ to Prometheus directly: it finds its targets through Kubernetes service discover
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
+import yaml
 
 from tests.dashboards.grafana import substitute, unresolved_variables
 from tests.dashboards.prometheus_harness import PrometheusError
@@ -23,11 +25,13 @@ from tests.dashboards.test_panels_on_fixtures import (
     queries,
     query_key,
 )
+from tests.e2e.cluster import calico_manifests
 from tests.e2e.conftest import wait_for_calico_workloads
 from tests.e2e.measurements import FIGURES, TIMINGS
 from tests.e2e.prometheus_pipeline import active_targets
 from tests.e2e.simulation import PodUidWatch, daemonset_settled, wait_for
 from tests.e2e.test_manifest_install import example_config
+from tests.e2e.test_stacks import install_operator_crds
 
 pytestmark = pytest.mark.e2e
 
@@ -254,6 +258,34 @@ def test_service_scrape_rolls_nothing_and_generates_a_service_monitor_job(make_c
     assert set(watch.rollouts().values()) == {0}
     watch.stop()
     FIGURES.append(f"pipeline {nodes} nodes (service scrape): calico-node rollouts up 0, destroy 0")
+
+
+def test_operator_install_rolls_no_calico_node_pod(make_cluster, make_stack):
+    """Under the Tigera operator the program changes no workload: its calico-node pods are never replaced."""
+    nodes = 3
+    cluster = make_cluster(nodes=nodes)
+    install_operator_crds(cluster)
+    cluster.kubectl("create", "namespace", "calico-system")
+    installation = {"apiVersion": "operator.tigera.io/v1", "kind": "Installation", "metadata": {"name": "default"}}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps({**installation, "spec": {"variant": "Calico"}}))
+    # The calico-node DaemonSet the operator runs in calico-system: Calico's own, in that namespace.
+    manifest = yaml.safe_load_all((calico_manifests() / "calico.yaml").read_text())
+    daemon_set = next(d for d in manifest if d and d["kind"] == "DaemonSet")
+    daemon_set["metadata"]["namespace"] = "calico-system"
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(daemon_set))
+    api = cluster.api_client()
+    wait_for("calico-system/calico-node", lambda: daemonset_settled(api, "calico-system", "calico-node", nodes), 120)
+    watch = PodUidWatch(api, "calico-system", "k8s-app=calico-node")
+    stack = make_stack(cluster, example_config("example-operator"))
+    stack.up()
+    time.sleep(5)  # long enough for a rollout to have started, were there one
+    assert daemonset_settled(api, "calico-system", "calico-node", nodes)
+    assert set(watch.rollouts().values()) == {0}
+    stack.destroy()
+    time.sleep(5)
+    assert set(watch.rollouts().values()) == {0}
+    watch.stop()
+    FIGURES.append(f"operator install, {nodes} nodes: calico-node rollouts up 0, destroy 0")
 
 
 def test_rollouts_and_targets_at_200_nodes(make_cluster, make_stack, make_pipeline):
