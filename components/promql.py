@@ -49,7 +49,7 @@ class _Found:
     matchers: tuple[tuple[str, str], ...]  # (label, matcher text as written)
 
 
-def _skip_string(expr: str, i: int) -> int:
+def skip_string(expr: str, i: int) -> int:
     quote = expr[i]
     i += 1
     while i < len(expr) and expr[i] != quote:
@@ -59,13 +59,13 @@ def _skip_string(expr: str, i: int) -> int:
     return i + 1
 
 
-def _close(expr: str, i: int, opening: str, closing: str) -> int:
+def closing_bracket(expr: str, i: int, opening: str, closing: str) -> int:
     """Index just past the bracket that matches ``expr[i]``, strings skipped."""
     depth = 0
     while i < len(expr):
         char = expr[i]
         if char in "\"'`":
-            i = _skip_string(expr, i)
+            i = skip_string(expr, i)
             continue
         if char == opening:
             depth += 1
@@ -122,13 +122,13 @@ def _scan(expr: str) -> list[_Found]:
             newline = expr.find("\n", i)
             i = len(expr) if newline < 0 else newline + 1
         elif char in "\"'`":
-            i = _skip_string(expr, i)
+            i = skip_string(expr, i)
         elif (char == "$" or expr.startswith("[[", i)) and (variable := _GRAFANA_VARIABLE.match(expr, i)):
             i = variable.end()  # stands for a number, a duration or a label value, never a name
         elif char == "[":
-            i = _close(expr, i, "[", "]")  # a range or a subquery: durations only
+            i = closing_bracket(expr, i, "[", "]")  # a range or a subquery: durations only
         elif char == "{":
-            end = _close(expr, i, "{", "}")
+            end = closing_bracket(expr, i, "{", "}")
             found.append(_found(None, i, end, expr[i + 1 : end - 1], expr))
             i = end
         elif char.isdigit() or (char == "." and expr[i + 1 : i + 2].isdigit()):
@@ -140,13 +140,13 @@ def _scan(expr: str) -> list[_Found]:
                 j += 1
             following = _IDENT.match(expr, j)
             if word.lower() in _LABEL_LISTS:
-                i = _close(expr, j, "(", ")") if expr[j : j + 1] == "(" else j
+                i = closing_bracket(expr, j, "(", ")") if expr[j : j + 1] == "(" else j
             elif word.lower() in _KEYWORDS:
                 i = j
             elif expr[j : j + 1] == "(" or (following and following.group(0).lower() in ("by", "without")):
                 i = j  # a function or an aggregation; its arguments are read as they come
             elif expr[j : j + 1] == "{":
-                end = _close(expr, j, "{", "}")
+                end = closing_bracket(expr, j, "{", "}")
                 found.append(_found(word, i, end, expr[j + 1 : end - 1], expr))
                 i = end
             else:
@@ -207,7 +207,7 @@ def _last_top_level_comma(text: str) -> int | None:
     while i < len(text):
         char = text[i]
         if char in "\"'`":
-            i = _skip_string(text, i)
+            i = skip_string(text, i)
             continue
         if char in "([{":
             depth += 1

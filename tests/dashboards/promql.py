@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from components.promql import closing_bracket, skip_string
+
 KEYWORDS = frozenset(
     {
         "by",
@@ -51,34 +53,6 @@ class Selector:
         return None
 
 
-def _skip_string(expr: str, i: int) -> int:
-    quote = expr[i]
-    i += 1
-    while i < len(expr) and expr[i] != quote:
-        i += 2 if expr[i] == "\\" and quote != "`" else 1
-    if i >= len(expr):
-        raise ValueError(f"unterminated string in {expr!r}")
-    return i + 1
-
-
-def _close(expr: str, i: int, opening: str, closing: str) -> int:
-    """Index just past the bracket matching ``expr[i]``, skipping string literals."""
-    depth = 0
-    while i < len(expr):
-        char = expr[i]
-        if char in "\"'`":
-            i = _skip_string(expr, i)
-            continue
-        if char == opening:
-            depth += 1
-        elif char == closing:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    raise ValueError(f"unbalanced {opening}{closing} in {expr!r}")
-
-
 def _parse_matchers(text: str, expr: str) -> tuple[tuple[str, str, str], ...]:
     matchers = []
     position = 0
@@ -105,13 +79,13 @@ def selectors(expr: str) -> list[Selector]:
             newline = expr.find("\n", i)
             i = len(expr) if newline < 0 else newline + 1
         elif char in "\"'`":
-            i = _skip_string(expr, i)
+            i = skip_string(expr, i)
         elif char == "$" and _IDENT.match(expr, i + 1):
             i += 1 + len(_IDENT.match(expr, i + 1).group(0))  # a dashboard variable standing for a number
         elif char == "[":
-            i = _close(expr, i, "[", "]")  # range or subquery
+            i = closing_bracket(expr, i, "[", "]")  # range or subquery
         elif char == "{":
-            end = _close(expr, i, "{", "}")
+            end = closing_bracket(expr, i, "{", "}")
             found.append(Selector(None, _parse_matchers(expr[i + 1 : end - 1], expr), stack[-1] if stack else None))
             i = end
         elif char == "(":
@@ -132,7 +106,7 @@ def selectors(expr: str) -> list[Selector]:
                 j += 1
             lower = word.lower()
             if lower in _GROUPING:
-                i = _close(expr, j, "(", ")") if j < len(expr) and expr[j] == "(" else j
+                i = closing_bracket(expr, j, "(", ")") if j < len(expr) and expr[j] == "(" else j
             elif lower in KEYWORDS:
                 i = j
             elif j < len(expr) and expr[j] == "(":
@@ -146,7 +120,7 @@ def selectors(expr: str) -> list[Selector]:
                     i = j
                     continue
                 if j < len(expr) and expr[j] == "{":
-                    end = _close(expr, j, "{", "}")
+                    end = closing_bracket(expr, j, "{", "}")
                     matchers = _parse_matchers(expr[j + 1 : end - 1], expr)
                     i = end
                 else:
