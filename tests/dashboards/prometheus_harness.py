@@ -101,6 +101,16 @@ class FixtureMetrics:
         return set(self.types[component])
 
 
+def send_exposition(handler: BaseHTTPRequestHandler, text: str) -> None:
+    """Answer a scrape with ``text`` in the classic text format, as Calico's processes do."""
+    body = text.encode("utf-8")
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class MetricsServer:
     """Serves ``/metrics/<component>/<pod>`` on 127.0.0.1; each path counts its own scrapes."""
 
@@ -119,12 +129,7 @@ class MetricsServer:
                 with server._lock:
                     server.scrapes[self.path] += 1
                     scrape = server.scrapes[self.path]
-                body = server.metrics.render(parts[1], scrape).encode("utf-8")
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_exposition(self, server.metrics.render(parts[1], scrape))
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -45,6 +45,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.dashboards.expositions import Exposition, load_expositions  # noqa: E402
+from tests.dashboards.prometheus_harness import send_exposition  # noqa: E402
 
 CALICO_APPS = ("calico-node", "calico-typha", "calico-kube-controllers")
 FELIX_CONFIGURATION = "/apis/crd.projectcalico.org/v1/felixconfigurations/default"
@@ -144,12 +145,7 @@ class MetricsEndpoint:
                     self.send_error(404)
                     return
                 endpoint.scrapes += 1
-                body = exposition.render(endpoint.scrapes).encode("utf-8")
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_exposition(self, exposition.render(endpoint.scrapes))
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -314,6 +314,18 @@ def admin_kubeconfig(api: ApiServer, folder: Path) -> Path:
     return kubeconfig
 
 
+def control_plane_flags(kubeconfig: Path) -> list[str]:
+    """What kube-controller-manager and kube-scheduler both take: credentials, a loopback port, no election."""
+    return [
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={free_port()}",
+        "--leader-elect=false",
+    ]
+
+
 class ControllerManager:
     """kube-controller-manager: garbage collection (foreground deletes), workload status, pods."""
 
@@ -328,12 +340,7 @@ class ControllerManager:
             disabled.append("-nodelifecycle")
         argv = [
             str(binaries.kube_controller_manager),
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={free_port()}",
-            "--leader-elect=false",
+            *control_plane_flags(kubeconfig),
             f"--root-ca-file={pki.ca}",
             f"--service-account-private-key-file={pki.sa_key}",
             f"--controllers={','.join(['*', *disabled])}",
@@ -352,12 +359,7 @@ class Scheduler:
         kubeconfig = admin_kubeconfig(api, folder)
         argv = [
             str(binaries.kube_scheduler),
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={free_port()}",
-            "--leader-elect=false",
+            *control_plane_flags(kubeconfig),
         ]
         self.process = Process(f"{api.name}-scheduler", argv, folder, detached=detached)
         self.process.check_alive()
