@@ -166,7 +166,6 @@ class StandIns:
         expositions = load_expositions()
         self.expositions = {component: expositions[name] for component, name in fixtures.items()}
         self.endpoints: dict[Listener, MetricsEndpoint] = {}
-        self.failures: dict[Listener, str] = {}
         self.write_state()
 
     def pods(self) -> list[dict[str, Any]]:
@@ -184,10 +183,9 @@ class StandIns:
         for listener in wanted - set(self.endpoints):
             try:
                 self.endpoints[listener] = MetricsEndpoint(listener, self.expositions[listener.component])
-                self.failures.pop(listener, None)
                 changed = True
-            except OSError as error:  # the address is still held by an endpoint being closed: next round
-                self.failures[listener] = str(error)
+            except OSError:  # the address is still held by an endpoint being closed: next round
+                continue
         if changed:
             self.write_state()
 
