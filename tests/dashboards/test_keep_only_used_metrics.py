@@ -30,10 +30,11 @@ from components.settings import CalicoNodeSettings, PodMonitorSettings
 from components.used_metrics import GENERATED_SERIES, keep_relabeling, shipped_used_names
 from tests.dashboards.expositions import Exposition, load_expositions
 from tests.dashboards.grafana import substitute, unresolved_variables
-from tests.dashboards.prometheus_harness import MetricsServer, Prometheus, PrometheusError, Target, scrape_config
+from tests.dashboards.prometheus_harness import Prometheus, PrometheusError, Target, scrape_config
 from tests.dashboards.test_panels_on_fixtures import (
     BUILTIN_VALUES,
     DASHBOARD_COMPONENT,
+    FixtureServer,
     classify,
     expectations,
     queries,
@@ -105,27 +106,11 @@ def rule_groups(variant: str, fixture: str) -> list[dict[str, Any]]:
     return build_rule_groups({component: job(variant, fixture)}, components=[component])
 
 
-class Server:
-    def __init__(self, expositions: dict[str, Exposition]) -> None:
-        class Sections:
-            sections = expositions
-
-            @staticmethod
-            def render(fixture: str, scrape: int) -> str:
-                return expositions[fixture].render(scrape)
-
-        self._server = MetricsServer(Sections)  # type: ignore[arg-type]
-        self.port = self._server.port
-
-    def close(self) -> None:
-        self._server.close()
-
-
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
     binary = require_binary("prometheus")
     workdir = tmp_path_factory.mktemp("prometheus-keep")
-    server = Server(EXPOSITIONS)
+    server = FixtureServer(EXPOSITIONS)
     instance = None
     try:
         rule_files = [
