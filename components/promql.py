@@ -23,7 +23,7 @@ METRIC_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
 _NUMBER = re.compile(r"0x[0-9a-fA-F]+|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?(?:[a-zA-Z]+[0-9]*)*")
 _GRAFANA_VARIABLE = re.compile(r"\$\{[^}]*\}|\$\w+|\[\[[^\]]*\]\]")
 _MATCHER = re.compile(
-    r"\s*(?P<text>(?P<label>[A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)\s*"
+    r"\s*(?P<text>(?P<label>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*"
     r"(?P<value>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|`[^`]*`))\s*(?:,|$)"
 )
 
@@ -77,8 +77,8 @@ def closing_bracket(expr: str, i: int, opening: str, closing: str) -> int:
     raise PromQLNameError(f"unbalanced {opening}{closing} in {expr!r}")
 
 
-def _matchers(text: str, expr: str) -> tuple[tuple[str, str, str], ...]:
-    """(label, unquoted value, matcher as written) of each matcher between ``{`` and ``}``."""
+def matcher_matches(text: str, expr: str) -> list[re.Match[str]]:
+    """The matchers between ``{`` and ``}`` (groups ``label``, ``op``, ``value`` quoted, ``text`` as written)."""
     found = []
     position = 0
     text = text.strip()
@@ -86,9 +86,14 @@ def _matchers(text: str, expr: str) -> tuple[tuple[str, str, str], ...]:
         match = _MATCHER.match(text, position)
         if not match:
             raise PromQLNameError(f"cannot read the label matchers {{{text}}} in {expr!r}")
-        found.append((match["label"], match["value"][1:-1], match["text"]))
+        found.append(match)
         position = match.end()
-    return tuple(found)
+    return found
+
+
+def _matchers(text: str, expr: str) -> tuple[tuple[str, str, str], ...]:
+    """(label, unquoted value, matcher as written) of each matcher between ``{`` and ``}``."""
+    return tuple((m["label"], m["value"][1:-1], m["text"]) for m in matcher_matches(text, expr))
 
 
 def _found(name: str | None, start: int, end: int, inner: str | None, expr: str) -> _Found:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from components.promql import closing_bracket, skip_string
+from components.promql import closing_bracket, matcher_matches, skip_string
 
 KEYWORDS = frozenset(
     {
@@ -34,10 +34,6 @@ KEYWORDS = frozenset(
 _GROUPING = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right"})
 _IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _NUMBER = re.compile(r"(?:0x[0-9a-fA-F]+|[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)(?:[a-zA-Z]+[0-9a-zA-Z]*)*")
-_MATCHER = re.compile(
-    r"\s*(?P<label>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*"
-    r"(?P<value>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|`[^`]*`)\s*(?:,|$)"
-)
 
 
 @dataclass(frozen=True)
@@ -54,16 +50,7 @@ class Selector:
 
 
 def _parse_matchers(text: str, expr: str) -> tuple[tuple[str, str, str], ...]:
-    matchers = []
-    position = 0
-    text = text.strip()
-    while position < len(text):
-        match = _MATCHER.match(text, position)
-        if not match:
-            raise ValueError(f"cannot read label matchers {text!r} in {expr!r}")
-        matchers.append((match["label"], match["op"], match["value"][1:-1]))
-        position = match.end()
-    return tuple(matchers)
+    return tuple((m["label"], m["op"], m["value"][1:-1]) for m in matcher_matches(text, expr))
 
 
 def selectors(expr: str) -> list[Selector]:
