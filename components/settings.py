@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import yaml
 
@@ -380,23 +380,23 @@ def _is_host(value: str) -> bool:
         return _HOSTNAME.match(value) is not None
 
 
-def _is_etcd_endpoint(value: str) -> bool:
-    if not isinstance(value, str) or "," in value or any(c.isspace() for c in value):
-        return False
+def _http_url(value: str) -> SplitResult | None:
+    """The parts of an http:// or https:// URL with a host, a valid port if any and no user; else None."""
     parts = urlsplit(value)
     try:
         port_ok = parts.port is None or 0 < parts.port < 65536
     except ValueError:
+        return None
+    if parts.scheme in ("http", "https") and parts.hostname and port_ok and not parts.username:
+        return parts
+    return None
+
+
+def _is_etcd_endpoint(value: str) -> bool:
+    if not isinstance(value, str) or "," in value or any(c.isspace() for c in value):
         return False
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and port_ok
-        and parts.path in ("", "/")
-        and not parts.query
-        and not parts.fragment
-        and not parts.username
-    )
+    parts = _http_url(value)
+    return parts is not None and parts.path in ("", "/") and not parts.query and not parts.fragment
 
 
 # --- parsing -----------------------------------------------------------------
@@ -797,18 +797,10 @@ def _parse_dashboards(s: _Section) -> DashboardSettings:
 
 
 def _is_prometheus_url(value: str) -> bool:
-    parts = urlsplit(value)
-    try:
-        port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
-        return False
     return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and port_ok
+        _http_url(value) is not None
         and "?" not in value  # no query, not even an empty one
         and "#" not in value
-        and not parts.username
         and not any(c.isspace() for c in value)
     )
 
