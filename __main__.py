@@ -3,7 +3,7 @@
 import pulumi
 
 from components.calico_monitoring import CalicoMonitoring
-from components.settings import load_settings
+from configuration import load_settings
 
 settings = load_settings()
 monitoring = CalicoMonitoring("calico-monitoring", settings)

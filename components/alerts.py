@@ -7,7 +7,7 @@ import pulumi
 from components.alert_rules import build_rule_groups
 from components.manifests import prometheus_rule
 from components.pod_monitor import custom_resource
-from components.settings import AlertSettings
+from configuration import AlertSettings
 
 
 class CalicoAlerts(pulumi.ComponentResource):

@@ -13,9 +13,9 @@ from components.felix_metrics import CalicoctlTarget, FelixMetrics, FelixMetrics
 from components.manifests import felix_service_scrape
 from components.pod_monitor import FelixPodMonitor, FelixPodMonitorArgs, MetricsServiceMonitor
 from components.prerequisites import ClusterPrerequisites
-from components.settings import KubernetesProviderSettings, Settings
 from components.verification import ScrapeVerification
 from components.workloads import KubeControllersMetrics, TyphaMetrics
+from configuration import KubernetesProviderSettings, Settings
 
 # Provider flags are set explicitly: the SDK otherwise fills unset ones from the KUBECONFIG
 # and PULUMI_K8S_* variables of whoever runs the program, so two machines would preview

@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components.manifests import calico_node_port_patch, rollout_status
 from components.sdk_values import plain
-from components.settings import CalicoNodeSettings
+from configuration import CalicoNodeSettings
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.settings import CalicoctlSettings, EtcdDatastore, FelixSettings, KubernetesDatastore, Secret
+from configuration import CalicoctlSettings, EtcdDatastore, FelixSettings, KubernetesDatastore, Secret
 
 HELPER_SOURCE = (Path(__file__).parent / "calicoctl_helper.py").read_text(encoding="utf-8")
 _HEREDOC_END = "CALICO_MONITORING_HELPER_END"

@@ -25,7 +25,7 @@ from components.dashboard_json import (
     shipped_dashboards,
 )
 from components.manifests import MANAGED_BY
-from components.settings import DashboardSettings
+from configuration import DashboardSettings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FOLDER_ANNOTATION = "grafana_folder"  # kube-prometheus-stack's sidecar.dashboards.folderAnnotation

@@ -10,7 +10,7 @@ import pulumi
 
 from components.calicoctl_patch import CalicoctlPatch
 from components.calicoctl_script import calicoctl_patch_scripts, datastore_environment, felix_patch
-from components.settings import CalicoctlSettings, EtcdDatastore, FelixSettings, KubernetesDatastore, Secret
+from configuration import CalicoctlSettings, EtcdDatastore, FelixSettings, KubernetesDatastore, Secret
 
 
 @dataclass(frozen=True)

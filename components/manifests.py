@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from components.sdk_values import camel_keys
-from components.settings import CalicoNodeSettings, PodMonitorSettings, WorkloadSettings
 from components.used_metrics import keep_relabeling, shipped_used_names
+from configuration import CalicoNodeSettings, PodMonitorSettings, WorkloadSettings
 
 # Patches of objects this program does not own. No fixed field manager: the provider gives
 # each patch resource its own, kept in state, so a replacement (create-before-delete) applies

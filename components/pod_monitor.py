@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.manifests import felix_pod_monitor
-from components.settings import CalicoNodeSettings, PodMonitorSettings
+from configuration import CalicoNodeSettings, PodMonitorSettings
 
 
 def custom_resource(

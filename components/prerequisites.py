@@ -11,7 +11,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.settings import Settings
+from configuration import Settings
 
 MONITORING_GROUP = "monitoring.coreos.com"
 

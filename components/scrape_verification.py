@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from components.settings import Settings
+from configuration import Settings
 
 POLL_SECONDS = 2.0
 REQUEST_TIMEOUT_SECONDS = 5.0

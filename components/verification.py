@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 from components.pod_monitor import FelixPodMonitor, MetricsServiceMonitor
 from components.scrape_verification import expected_jobs, wait_for_targets
 from components.sdk_values import camel_keys, plain
-from components.settings import Settings
+from configuration import Settings
 
 
 def monitor_resource(scrape: pulumi.Resource) -> pulumi.CustomResource:

@@ -23,7 +23,7 @@ from components.manifests import (
 )
 from components.pod_monitor import MetricsServiceMonitor, custom_resource
 from components.sdk_values import plain
-from components.settings import Settings, WorkloadSettings
+from configuration import Settings, WorkloadSettings
 
 
 def scrape_workload(

@@ -6,7 +6,7 @@ import subprocess
 
 import yaml
 
-from components import settings
+from configuration import model as settings
 from tools.bench import bare_program
 from tools.mock_engine import ROOT, Evaluation, evaluate, load_stack_file
 

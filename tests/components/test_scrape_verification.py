@@ -20,7 +20,7 @@ from components.scrape_verification import (
     fetch_json,
     wait_for_targets,
 )
-from components.settings import parse_settings
+from configuration import parse_settings
 from tests.dashboards.prometheus_harness import FixtureMetrics, MetricsServer, Prometheus, Target, scrape_config
 from tests.support.binaries import require_binary
 from tests.support.prometheus_stub import StubPrometheus

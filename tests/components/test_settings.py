@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from components.settings import (
+from configuration import (
     ConfigError,
     EtcdDatastore,
     KubernetesDatastore,

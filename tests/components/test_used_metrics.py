@@ -14,7 +14,6 @@ import pytest
 from components.alert_rules import COMPONENTS, RECORDING_RULES, build_rule_groups
 from components.dashboard_json import shipped_dashboards
 from components.dashboards import SHIPPED
-from components.settings import ConfigError, parse_settings
 from components.used_metrics import (
     DASHBOARD_OF,
     GENERATED_SERIES,
@@ -30,6 +29,7 @@ from components.used_metrics import (
     used_names,
     variable_query_expr,
 )
+from configuration import ConfigError, parse_settings
 from tests.dashboards import grafana, promql
 from tests.dashboards.expositions import load_expositions, load_registry
 from tests.support.crd_schema import validate_monitoring_object

@@ -215,7 +215,7 @@ def test_without_alerts_the_dashboards_still_get_their_recording_rules():
 
 def test_typha_patch_lists_the_live_entries_first_as_server_side_apply_keeps_them():
     from components.manifests import align_with_live, typha_patch
-    from components.settings import parse_settings
+    from configuration import parse_settings
 
     settings = parse_settings({**BASE, PREFIX + "typha": {"enabled": True}}, set())
     patch = typha_patch(settings.typha, declare_port=True)

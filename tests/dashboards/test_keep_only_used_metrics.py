@@ -26,8 +26,8 @@ import yaml
 
 from components.alert_rules import build_rule_groups
 from components.manifests import felix_pod_monitor
-from components.settings import CalicoNodeSettings, PodMonitorSettings
 from components.used_metrics import GENERATED_SERIES, keep_relabeling, shipped_used_names
+from configuration import CalicoNodeSettings, PodMonitorSettings
 from tests.dashboards.expositions import Exposition, load_expositions
 from tests.dashboards.grafana import substitute, unresolved_variables
 from tests.dashboards.prometheus_harness import Prometheus, PrometheusError, Target, scrape_config
