@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components.alert_rules import build_rule_groups
+from alerts import build_rule_groups
 from components.manifests import prometheus_rule
 from components.pod_monitor import custom_resource
 from configuration import AlertSettings

@@ -4,7 +4,7 @@
 that keeps only these names, so a Prometheus stores nothing the stack never queries.
 The list is not written down anywhere: it is read from the queries themselves (every
 panel target and query variable of ``dashboards/*.json``, every recording rule and
-alert expression of ``alert_rules``), so a new panel or rule brings its metrics along.
+alert expression of ``alerts``), so a new panel or rule brings its metrics along.
 
 The names are read with ``components.promql``, which tells metric names from functions,
 keywords, label names, strings, ranges and Grafana variables.
@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from typing import Any
 
-from components.alert_rules import COMPONENTS, NODE_NOT_READY, build_rule_groups
+from alerts import COMPONENTS, NODE_NOT_READY, build_rule_groups
 from components.dashboard_json import shipped_dashboards
 from components.promql import (
     METRIC_NAME,

@@ -743,7 +743,7 @@ def _parse_workload(s: _Section, d: WorkloadSettings) -> WorkloadSettings:
 
 
 def _parse_alerts(s: _Section, pod_monitor: PodMonitorSettings) -> AlertSettings:
-    from components.alert_rules import DEFAULT_RUNBOOK_BASE_URL, is_label_name, validate_overrides
+    from alerts import DEFAULT_RUNBOOK_BASE_URL, is_label_name, validate_overrides
 
     labels = _parse_labels(s, "labels") if "labels" in s.raw else pod_monitor.labels
     overrides = s.get("overrides", {})

@@ -1,8 +1,8 @@
-"""Tests for components/alert_rules.py.
+"""Tests for the alerts package (alerts/rules.py).
 
 The first half checks the builder as plain Python. The second half runs the
 real promtool: ``promtool check rules`` on the generated rules, and
-``promtool test rules`` with the unit-test files in tests/fixtures/alerts/.
+``promtool test rules`` with the unit-test files beside the rules in alerts/tests/.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.alert_rules import (
+from alerts import (
     ALERT_NAMES,
     ALERTS,
     DEFAULT_JOBS,
@@ -29,10 +29,10 @@ from components.alert_rules import (
 from tests.support.promtool import run_promtool, write_rule_file
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / "tests" / "fixtures" / "alerts"
+FIXTURES = REPO / "alerts" / "tests"
 RUNBOOKS = REPO / "docs" / "runbooks.md"
 
-# The overrides tests/fixtures/alerts/overrides.yaml is written against.
+# The overrides alerts/tests/overrides.yaml is written against.
 OVERRIDES = {
     "CalicoFelixDataplaneApplySlow": {"threshold": 3, "for": "5m"},
     "CalicoIPPoolNearlyExhausted": {"threshold": 0.95, "severity": "critical"},

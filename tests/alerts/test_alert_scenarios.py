@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.alert_rules import ALERT_NAMES, DEFAULT_JOBS, build_rule_groups
+from alerts import ALERT_NAMES, DEFAULT_JOBS, build_rule_groups
 from tests.alerts.scenarios import (
     MINUTES,
     Timeline,

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from components.alert_rules import COMPONENTS, RECORDING_RULES, build_rule_groups
+from alerts import COMPONENTS, RECORDING_RULES, build_rule_groups
 from components.dashboard_json import shipped_dashboards
 from components.dashboards import SHIPPED
 from components.used_metrics import (

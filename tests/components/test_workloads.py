@@ -161,7 +161,7 @@ def test_components_can_be_switched_off():
 
 
 def test_jobs_match_what_dashboards_and_alerts_expect():
-    from components.alert_rules import DEFAULT_JOBS
+    from alerts import DEFAULT_JOBS
 
     found, _ = objects({"install": "operator"})
     rules = found["PrometheusRule/monitoring/calico"]["spec"]["groups"]

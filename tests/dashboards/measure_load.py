@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import yaml
 
-from components.alert_rules import build_rule_groups
+from alerts import build_rule_groups
 from components.dashboard_json import shipped_dashboards
 from tests.dashboards.expositions import load_expositions, load_registry
 from tests.dashboards.grafana import panel_queries, substitute

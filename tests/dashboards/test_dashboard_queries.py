@@ -21,7 +21,7 @@ import time
 import pytest
 import yaml
 
-from components.alert_rules import COMPONENTS, RECORDING_RULES, build_rule_groups
+from alerts import COMPONENTS, RECORDING_RULES, build_rule_groups
 from components.dashboard_json import shipped_dashboards
 from tests.dashboards.expositions import load_registry
 from tests.dashboards.grafana import (

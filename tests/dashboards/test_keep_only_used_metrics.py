@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.alert_rules import build_rule_groups
+from alerts import build_rule_groups
 from components.manifests import felix_pod_monitor
 from components.used_metrics import GENERATED_SERIES, keep_relabeling, shipped_used_names
 from configuration import CalicoNodeSettings, PodMonitorSettings

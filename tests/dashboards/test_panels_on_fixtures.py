@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.alert_rules import build_rule_groups
+from alerts import build_rule_groups
 from components.dashboard_json import shipped_dashboards
 from tests.dashboards.expositions import Exposition, load_expositions
 from tests.dashboards.grafana import Query, panel_queries, substitute, unresolved_variables

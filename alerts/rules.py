@@ -64,7 +64,8 @@ NODE_NOT_READY = 'kube_node_status_condition{condition="Ready", status="true"} =
 # Names the Felix node in annotations: the `node` target label when the scrape
 # configuration adds one, otherwise the scrape address.
 _NODE = "{{ with $labels.node }}{{ . }}{{ else }}{{ $labels.instance }}{{ end }}"
-_FELIX_TARGET = "pod {{ $labels.pod }}, target {{ $labels.instance }}"
+_TARGET = "pod {{ $labels.pod }}, target {{ $labels.instance }}"
+_FELIX_TARGET = _TARGET
 # The IPAM node of a kube-controllers series: `node`, or `exported_node` when the scrape
 # added a `node` target label of its own.
 _IPAM_NODE = "{{ with $labels.exported_node }}{{ . }}{{ else }}{{ $labels.node }}{{ end }}"
@@ -239,26 +240,69 @@ def _breadth(selected: str) -> str:
     )
 
 
+# How each component is named in alert names and texts.
+_CAMEL = {"felix": "Felix", "typha": "Typha", "kube-controllers": "KubeControllers"}
+_PROCESS = {"felix": "Felix", "typha": "Typha", "kube-controllers": "calico-kube-controllers"}
+
+
+def _down_alert(
+    component: str,
+    *,
+    subject: str,
+    consequence: str,
+    why: str,
+    expr: str = "up{job=${job}} == 0",
+    condition: str = "",
+    for_: str = "5m",
+) -> AlertDefinition:
+    """``Calico<Component>Down``: one target of the job fails every scrape (a warning: one instance)."""
+    return AlertDefinition(
+        name=f"Calico{_CAMEL[component]}Down",
+        component=component,
+        expr=expr,
+        for_=for_,
+        severity="warning",
+        why=why,
+        summary=f"{subject} cannot be scraped.",
+        description=(
+            f"Prometheus has failed to scrape {_PROCESS[component]} ({_TARGET}) for more "
+            f"than ${{for}}{condition}. {consequence}"
+        ),
+    )
+
+
+def _targets_missing_alert(component: str, *, consequence: str, severity: str, why: str) -> AlertDefinition:
+    """``Calico<Component>TargetsMissing``: the job has no target at all, so its other alerts cannot fire."""
+    return AlertDefinition(
+        name=f"Calico{_CAMEL[component]}TargetsMissing",
+        component=component,
+        expr="absent(up{job=${job}})",
+        for_="15m",
+        severity=severity,
+        why=why,
+        summary=f"Prometheus has no {_PROCESS[component]} targets for job {{{{ $labels.job }}}}.",
+        description=("No scrape target with job {{ $labels.job }} has existed for more than ${for}. " + consequence),
+    )
+
+
 _CRITICAL_BREADTH = "critical: the symptom is on a large share of nodes, so users cluster-wide are affected; one page"
 _WARNING_NODE = "warning: one node's cause; held back while the cluster-wide alert for it fires"
 
 ALERTS: tuple[AlertDefinition, ...] = (
     # --- Felix ---------------------------------------------------------------
-    AlertDefinition(
-        name="CalicoFelixDown",
-        component="felix",
+    _down_alert(
+        "felix",
+        subject=f"Felix on node {_NODE}",
+        # NotReady nodes are the node's own alerts' business (KubeNodeNotReady).
         expr="up{job=${job}} == 0 unless on (${c}node) (" + NODE_NOT_READY + ")",
-        for_="10m",
-        severity="warning",
-        why="warning: one node loses policy updates; quiet while Kubernetes reports the node NotReady",
-        summary=f"Felix on node {_NODE} cannot be scraped.",
-        description=(
-            f"Prometheus has failed to scrape Felix ({_FELIX_TARGET}) for more "
-            "than ${for} while Kubernetes reports the node Ready. Either calico-node "
-            "is not running properly on the node or its metrics port is "
+        condition=" while Kubernetes reports the node Ready",
+        consequence=(
+            "Either calico-node is not running properly on the node or its metrics port is "
             "unreachable; while Felix is down, policy, route and endpoint changes "
             "are not programmed on that node."
         ),
+        for_="10m",
+        why="warning: one node loses policy updates; quiet while Kubernetes reports the node NotReady",
     ),
     AlertDefinition(
         name="CalicoFelixDownWidespread",
@@ -279,20 +323,15 @@ ALERTS: tuple[AlertDefinition, ...] = (
             "off, or a NetworkPolicy or firewall blocking the metrics port."
         ),
     ),
-    AlertDefinition(
-        name="CalicoFelixTargetsMissing",
-        component="felix",
-        expr="absent(up{job=${job}})",
-        for_="15m",
-        severity="critical",
-        why="critical: with no Felix target no other Felix alert can fire; the cluster is unobserved",
-        summary="Prometheus has no Felix targets for job {{ $labels.job }}.",
-        description=(
-            "No scrape target with job {{ $labels.job }} has existed for more "
-            "than ${for}. Either the calico-node DaemonSet is missing or Felix "
+    _targets_missing_alert(
+        "felix",
+        consequence=(
+            "Either the calico-node DaemonSet is missing or Felix "
             "metrics are not being discovered (metrics disabled, monitor "
             "selector or namespace mismatch), so no other Felix alert can fire."
         ),
+        severity="critical",
+        why="critical: with no Felix target no other Felix alert can fire; the cluster is unobserved",
     ),
     AlertDefinition(
         name="CalicoFelixRestarting",
@@ -515,20 +554,11 @@ ALERTS: tuple[AlertDefinition, ...] = (
         ),
     ),
     # --- Typha ---------------------------------------------------------------
-    AlertDefinition(
-        name="CalicoTyphaDown",
-        component="typha",
-        expr="up{job=${job}} == 0",
-        for_="5m",
-        severity="warning",
+    _down_alert(
+        "typha",
+        subject="Typha pod {{ $labels.pod }}",
+        consequence="Felix instances connected to it must reconnect to the remaining Typha replicas.",
         why="warning: the other replicas take its clients over",
-        summary="Typha pod {{ $labels.pod }} cannot be scraped.",
-        description=(
-            "Prometheus has failed to scrape Typha (pod {{ $labels.pod }}, "
-            "target {{ $labels.instance }}) for more than ${for}. Felix "
-            "instances connected to it must reconnect to the remaining Typha "
-            "replicas."
-        ),
     ),
     AlertDefinition(
         name="CalicoTyphaAllDown",
@@ -544,20 +574,15 @@ ALERTS: tuple[AlertDefinition, ...] = (
             "updates until a Typha replica serves again."
         ),
     ),
-    AlertDefinition(
-        name="CalicoTyphaTargetsMissing",
-        component="typha",
-        expr="absent(up{job=${job}})",
-        for_="15m",
-        severity="critical",
-        why="critical: no Typha pod at all, or nothing can watch it",
-        summary="Prometheus has no Typha targets for job {{ $labels.job }}.",
-        description=(
-            "No scrape target with job {{ $labels.job }} has existed for more "
-            "than ${for}. Either no Typha pod is running, in which case Felix "
+    _targets_missing_alert(
+        "typha",
+        consequence=(
+            "Either no Typha pod is running, in which case Felix "
             "cannot receive datastore updates, or Typha metrics are not being "
             "discovered."
         ),
+        severity="critical",
+        why="critical: no Typha pod at all, or nothing can watch it",
     ),
     AlertDefinition(
         name="CalicoTyphaConnectionsDropped",
@@ -613,35 +638,21 @@ ALERTS: tuple[AlertDefinition, ...] = (
         ),
     ),
     # --- calico-kube-controllers --------------------------------------------
-    AlertDefinition(
-        name="CalicoKubeControllersDown",
-        component="kube-controllers",
-        expr="up{job=${job}} == 0",
-        for_="5m",
-        severity="warning",
+    _down_alert(
+        "kube-controllers",
+        subject="calico-kube-controllers pod {{ $labels.pod }}",
+        consequence="While it is down, IPAM garbage collection, node cleanup and IP pool metrics stop.",
         why="warning: IPAM clean-up pauses; nothing breaks at once",
-        summary="calico-kube-controllers pod {{ $labels.pod }} cannot be scraped.",
-        description=(
-            "Prometheus has failed to scrape calico-kube-controllers (pod "
-            "{{ $labels.pod }}, target {{ $labels.instance }}) for more than "
-            "${for}. While it is down, IPAM garbage collection, node cleanup "
-            "and IP pool metrics stop."
-        ),
     ),
-    AlertDefinition(
-        name="CalicoKubeControllersTargetsMissing",
-        component="kube-controllers",
-        expr="absent(up{job=${job}})",
-        for_="15m",
-        severity="warning",
-        why="warning: IP pool alerts go blind; nothing breaks at once",
-        summary=("Prometheus has no calico-kube-controllers targets for job {{ $labels.job }}."),
-        description=(
-            "No scrape target with job {{ $labels.job }} has existed for more "
-            "than ${for}. Either calico-kube-controllers is not running or its "
+    _targets_missing_alert(
+        "kube-controllers",
+        consequence=(
+            "Either calico-kube-controllers is not running or its "
             "metrics are not being discovered, so IP pool exhaustion cannot be "
             "detected."
         ),
+        severity="warning",
+        why="warning: IP pool alerts go blind; nothing breaks at once",
     ),
     AlertDefinition(
         name="CalicoIPPoolNearlyExhausted",
