@@ -26,11 +26,11 @@ test: lint
 
 # Offline render into rendered/<stack>/ (all stacks when STACK is empty); no Pulumi CLI, no cluster.
 render: $(VENV)/.installed
-	$(VENV)/bin/python -m tools.render $(if $(STACK),$(STACK),--all)
+	$(VENV)/bin/python -m evaluator.render $(if $(STACK),$(STACK),--all)
 
 # Cost of the program's own logic on the mock engine, against a bare program registering the same resources.
 bench: $(VENV)/.installed
-	$(VENV)/bin/python -m tools.bench
+	$(VENV)/bin/python -m evaluator.bench
 
 # Builds the e2e binaries from Go modules into ~/.cache/calico-monitoring/e2e (once per version).
 e2e-bin:

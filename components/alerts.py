@@ -5,9 +5,9 @@ from __future__ import annotations
 import pulumi
 
 from alerts import build_rule_groups
-from components.manifests import prometheus_rule
-from components.pod_monitor import custom_resource
-from configuration import AlertSettings
+from builders.manifests import prometheus_rule
+from components.monitors import custom_resource
+from configuration import AlertSettings, DashboardSettings
 
 
 class CalicoAlerts(pulumi.ComponentResource):
@@ -19,15 +19,20 @@ class CalicoAlerts(pulumi.ComponentResource):
         alerts: AlertSettings,
         jobs: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
+        dashboards: DashboardSettings | None = None,
     ) -> None:
         super().__init__("calico-monitoring:index:CalicoAlerts", name, None, opts)
         groups = build_rule_groups(
             jobs,
             alerts.overrides,
-            alerts.runbook_base_url,
+            runbook_url_pattern=alerts.runbook_url,
             components=list(jobs),
             include_alerts=alerts.enabled,
-            cluster_label=alerts.cluster_label,
+            # The dashboards' cluster label when the rules have none of their own: recorded series keep it.
+            cluster_label=alerts.cluster_label or (dashboards.cluster_label if dashboards is not None else None),
+            # Alerts link their dashboard when the dashboards are shipped and Grafana's URL is known.
+            grafana_url=dashboards.grafana_url if dashboards is not None and dashboards.enabled else None,
+            dashboard_cluster_label=dashboards.cluster_label if dashboards is not None else None,
         )
         manifest = prometheus_rule(alerts.name, alerts.namespace, alerts.labels, groups)
         self.rule = custom_resource(f"{name}-prometheusrule", manifest, self)

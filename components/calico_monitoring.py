@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pulumi
 import pulumi_kubernetes as k8s
 
+from builders.manifests import OPERATOR_KUBE_CONTROLLERS_SERVICE, OPERATOR_TYPHA_SERVICE
+from calicoctl.command import CalicoctlTarget
 from components.alerts import CalicoAlerts
-from components.calico_node_port import CalicoNodeMetricsPort, CalicoNodeMetricsPortArgs
-from components.dashboard_json import DashboardError
-from components.dashboards import CalicoDashboards, dashboard_configmaps, dashboard_files
-from components.felix_metrics import CalicoctlTarget, FelixMetrics, FelixMetricsArgs
-from components.manifests import felix_service_scrape
-from components.pod_monitor import FelixPodMonitor, FelixPodMonitorArgs, MetricsServiceMonitor
+from components.dashboards import CalicoDashboards
+from components.felix import FelixMetrics, FelixMetricsArgs
+from components.kube_controllers import KubeControllersMetrics, KubeControllersMetricsArgs
+from components.monitors import WorkloadScrape
 from components.prerequisites import ClusterPrerequisites
-from components.verification import ScrapeVerification
-from components.workloads import KubeControllersMetrics, TyphaMetrics
-from configuration import KubernetesProviderSettings, Settings
+from components.typha import TyphaMetrics, TyphaMetricsArgs
+from components.verification import ScrapeVerification, ScrapeVerificationArgs
+from configuration import KubernetesProviderSettings, Settings, WorkloadSettings
+from dashboards.configmaps import dashboard_configmaps, dashboard_files
+from dashboards.rewrite import DashboardError
 
 # Provider flags are set explicitly: the SDK otherwise fills unset ones from the KUBECONFIG
 # and PULUMI_K8S_* variables of whoever runs the program, so two machines would preview
@@ -46,86 +51,144 @@ def kubernetes_provider_args(settings: KubernetesProviderSettings) -> dict:
     return args
 
 
+def kubernetes_provider_from(opts: pulumi.ResourceOptions | None) -> pulumi.ProviderResource | None:
+    """The Kubernetes provider a program hands the component through `provider` or `providers`."""
+    if opts is None:
+        return None
+    candidates: list[pulumi.ProviderResource] = []
+    if opts.provider is not None:
+        candidates.append(opts.provider)
+    providers = opts.providers
+    if isinstance(providers, dict):
+        candidates.extend(providers.values())
+    elif providers:
+        candidates.extend(providers)
+    for provider in candidates:
+        if getattr(provider, "package", None) == "kubernetes":
+            return provider
+    return None
+
+
 class CalicoMonitoring(pulumi.ComponentResource):
     """Felix metrics on, then the port declared (or a Service), then the monitor; Typha,
-    kube-controllers, alerts and dashboards beside them."""
+    kube-controllers, alerts and dashboards beside them.
+
+    Used as a program, it builds its own Kubernetes provider from the stack configuration;
+    inside another program, pass one with `opts=ResourceOptions(providers=[provider])`."""
+
+    provider: pulumi.ProviderResource
+    felix: FelixMetrics
+    outputs: dict[str, pulumi.Input]
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
         # Dashboards are read and checked first: a bad import stops the program before any resource.
         dashboards = []
         if settings.dashboards.enabled:
             try:
-                files = dashboard_files(settings.dashboards, settings.jobs, import_jobs=settings.all_jobs)
+                files = dashboard_files(
+                    settings.dashboards,
+                    settings.jobs,
+                    import_jobs=settings.all_jobs,
+                    alert_overrides=settings.alerts.overrides,
+                )
                 dashboards = dashboard_configmaps(settings.dashboards, files)
             except DashboardError as error:
                 raise pulumi.RunError(f"calico-monitoring:dashboards.import: {error}") from None
+        given = kubernetes_provider_from(opts)
+        if given is not None and settings.render_yaml_to is not None:
+            raise pulumi.RunError(
+                "calico-monitoring:renderYamlTo: render mode needs the component's own provider; "
+                "leave the Kubernetes provider out of opts or unset renderYamlTo"
+            )
         super().__init__("calico-monitoring:index:CalicoMonitoring", name, None, opts)
-        provider_args = kubernetes_provider_args(settings.kubernetes)
-        if settings.render_yaml_to is not None:
-            # Render mode talks to no cluster: the provider refuses a context or kubeconfig beside it.
-            provider_args = {**provider_args, "kubeconfig": ""}
-            provider_args.pop("context", None)
-            provider_args["render_yaml_to_directory"] = f"{settings.render_yaml_to.rstrip('/')}/manifests"
-        self.provider = k8s.Provider(f"{name}-kubernetes", **provider_args, opts=pulumi.ResourceOptions(parent=self))
-        kubernetes = pulumi.ResourceOptions(parent=self, providers=[self.provider])
-
-        def after(*resources: pulumi.Resource) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions.merge(kubernetes, pulumi.ResourceOptions(depends_on=list(resources)))
+        if given is not None:
+            self.provider = given
+        else:
+            provider_args = kubernetes_provider_args(settings.kubernetes)
+            if settings.render_yaml_to is not None:
+                # Render mode talks to no cluster: the provider refuses a context or kubeconfig beside it.
+                provider_args = {**provider_args, "kubeconfig": ""}
+                provider_args.pop("context", None)
+                provider_args["render_yaml_to_directory"] = f"{settings.render_yaml_to.rstrip('/')}/manifests"
+            self.provider = k8s.Provider(
+                f"{name}-kubernetes", **provider_args, opts=pulumi.ResourceOptions(parent=self)
+            )
+        kubernetes = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
 
         if settings.render_yaml_to is None:
             ClusterPrerequisites(f"{name}-prerequisites", settings, opts=kubernetes)
         target = CalicoctlTarget(settings.datastore, settings.calicoctl, settings.render_yaml_to)
         self.felix = FelixMetrics(
             f"{name}-felix",
-            FelixMetricsArgs(target=target, felix=settings.felix),
-            opts=pulumi.ResourceOptions(parent=self),
+            FelixMetricsArgs(
+                target=target,
+                felix=settings.felix,
+                calico_node=settings.calico_node,
+                pod_monitor=settings.pod_monitor,
+                declare_port=settings.declares_ports,
+                upgrade_parent_urn=self.urn,
+                upgrade_prefix=name,
+            ),
+            opts=kubernetes,
         )
-        if settings.declares_ports:
-            self.metrics_port = CalicoNodeMetricsPort(
-                f"{name}-calico-node-port",
-                CalicoNodeMetricsPortArgs(calico_node=settings.calico_node, metrics_port=settings.felix.metrics_port),
-                opts=after(self.felix),
-            )
-            self.felix_monitor = FelixPodMonitor(
-                f"{name}-felix-podmonitor",
-                FelixPodMonitorArgs(pod_monitor=settings.pod_monitor, calico_node=settings.calico_node),
-                opts=after(self.metrics_port),
-            )
-        else:
-            service, monitor = felix_service_scrape(
-                settings.pod_monitor, settings.calico_node, settings.felix.metrics_port
-            )
-            self.felix_monitor = MetricsServiceMonitor(
-                f"{name}-felix-monitor", monitor, service, opts=after(self.felix)
-            )
+        monitors = [self.felix.monitor]
         if settings.typha.enabled:
-            self.typha = TyphaMetrics(f"{name}-typha", settings, opts=kubernetes)
+            self.typha = TyphaMetrics(
+                f"{name}-typha",
+                TyphaMetricsArgs(
+                    typha=settings.typha,
+                    scrape=workload_scrape(settings, "typha", settings.typha, OPERATOR_TYPHA_SERVICE),
+                ),
+                opts=kubernetes,
+            )
+            monitors.append(self.typha.monitor)
         if settings.kube_controllers.enabled:
             self.kube_controllers = KubeControllersMetrics(
-                f"{name}-kube-controllers", settings, target, opts=kubernetes
+                f"{name}-kube-controllers",
+                KubeControllersMetricsArgs(
+                    kube_controllers=settings.kube_controllers,
+                    target=target,
+                    scrape=workload_scrape(
+                        settings, "kube-controllers", settings.kube_controllers, OPERATOR_KUBE_CONTROLLERS_SERVICE
+                    ),
+                ),
+                opts=kubernetes,
             )
+            monitors.append(self.kube_controllers.monitor)
         if settings.alerts.enabled or dashboards:
-            self.alerts = CalicoAlerts(f"{name}-alerts", settings.alerts, settings.jobs, opts=kubernetes)
+            self.alerts = CalicoAlerts(
+                f"{name}-alerts", settings.alerts, settings.jobs, opts=kubernetes, dashboards=settings.dashboards
+            )
         if dashboards:
             self.dashboards = CalicoDashboards(f"{name}-dashboards", dashboards, opts=kubernetes)
-        self.outputs: dict[str, pulumi.Input] = {"felixMetrics": self.felix.applied, "scrapeJobs": settings.jobs}
+        self.outputs = {"felixMetrics": self.felix.applied, "scrapeJobs": settings.jobs}
         if settings.kube_controllers.enabled:
             self.outputs["kubeControllersMetrics"] = self.kube_controllers.applied
-        if settings.declares_ports:
-            self.outputs["calicoNodeRollout"] = self.metrics_port.rollout
+        if self.felix.rollout is not None:
+            self.outputs["calicoNodeRollout"] = self.felix.rollout
         if settings.verify is not None:
-            monitors = [self.felix_monitor]
-            if settings.typha.enabled:
-                monitors.append(self.typha.monitor)
-            if settings.kube_controllers.enabled:
-                monitors.append(self.kube_controllers.monitor)
             felix_scheduled = (
-                self.metrics_port.rollout.apply(lambda rollout: rollout["desiredNumberScheduled"] or 0)
-                if settings.declares_ports
+                self.felix.rollout.apply(lambda rollout: rollout["desiredNumberScheduled"] or 0)
+                if self.felix.rollout is not None
                 else None
             )
             self.verification = ScrapeVerification(
-                f"{name}-verify", settings, monitors, felix_scheduled, opts=kubernetes
+                f"{name}-verify",
+                ScrapeVerificationArgs(settings=settings, monitors=monitors, felix_scheduled=felix_scheduled),
+                opts=kubernetes,
             )
             self.outputs["scrapeTargets"] = self.verification.targets
         self.register_outputs(self.outputs)
+
+
+def workload_scrape(
+    settings: Settings, component: str, workload: WorkloadSettings, operator_service: Mapping[str, Any]
+) -> WorkloadScrape:
+    return WorkloadScrape(
+        install=settings.install,
+        declare_port=settings.declares_ports,
+        monitors=settings.pod_monitor,
+        component=component,
+        operator_service=operator_service,
+        job=settings.monitor_job(workload.monitor_name),
+    )

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.pod_monitor import FelixPodMonitor, MetricsServiceMonitor
-from components.scrape_verification import expected_jobs, wait_for_targets
-from components.sdk_values import camel_keys, plain
+from builders.sdk_values import camel_keys, plain
 from configuration import Settings
-
-
-def monitor_resource(scrape: pulumi.Resource) -> pulumi.CustomResource:
-    """The PodMonitor or ServiceMonitor object of a scrape component (or the monitor itself)."""
-    if isinstance(scrape, FelixPodMonitor):
-        return scrape.pod_monitor
-    if isinstance(scrape, MetricsServiceMonitor):
-        return scrape.service_monitor
-    return scrape
+from verification.prometheus_targets import expected_jobs, wait_for_targets
 
 
 def desired_number_scheduled(status: Any) -> int:
@@ -31,6 +22,14 @@ def desired_number_scheduled(status: Any) -> int:
 def replicas(spec: Any) -> int:
     value = (plain(spec) or {}).get("replicas")
     return 1 if value is None else value  # the API server's default
+
+
+@dataclass(frozen=True)
+class ScrapeVerificationArgs:
+    settings: Settings
+    monitors: Sequence[pulumi.CustomResource]
+    # calico-node pods the Felix job must find; read from the DaemonSet when not given.
+    felix_scheduled: pulumi.Input[int] | None = None
 
 
 class ScrapeVerification(pulumi.ComponentResource):
@@ -43,14 +42,14 @@ class ScrapeVerification(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: Settings,
-        monitors: Sequence[pulumi.Resource],
-        felix_scheduled: pulumi.Input[int] | None = None,
+        args: ScrapeVerificationArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("calico-monitoring:index:ScrapeVerification", name, None, opts)
+        settings = args.settings
         verify = settings.verify
-        objects = [monitor_resource(m) for m in monitors]
+        felix_scheduled = args.felix_scheduled
+        objects = list(args.monitors)
         after = pulumi.ResourceOptions(parent=self, depends_on=objects)
         expected: dict[str, pulumi.Input[int]] = {}
         if felix_scheduled is None:

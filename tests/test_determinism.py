@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from tools.mock_engine import evaluate, load_stack_file
-from tools.render import all_stacks
+from evaluator.mock_engine import evaluate, load_stack_file
+from evaluator.render import all_stacks
 
 
 def snapshot(evaluation):

@@ -1,9 +1,13 @@
 """The whole program on Pulumi's mock engine: what each example stack registers."""
 
+import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 from pulumi import RunError
 
-from tools.mock_engine import Evaluation, SecretInput, evaluate, reveal, stack_file_config
+from components.calico_monitoring import CalicoMonitoring
+from configuration import load_settings
+from evaluator.mock_engine import Evaluation, SecretInput, evaluate, reveal, stack_file_config
 
 COMPONENT = "calico-monitoring:index:"
 COMMAND = "pulumi-python:dynamic/calico-monitoring:CalicoctlPatch"
@@ -19,10 +23,8 @@ EXPECTED_TREE = [
     (PROVIDER, "calico-monitoring-kubernetes", "calico-monitoring"),
     # Reads of what the cluster must have (CRDs, calico-node), so a preview fails early.
     (COMPONENT + "ClusterPrerequisites", "calico-monitoring-prerequisites", "calico-monitoring"),
-    (COMPONENT + "CalicoNodeMetricsPort", "calico-monitoring-calico-node-port", "calico-monitoring"),
-    (PATCH, "calico-monitoring-calico-node-port-daemonset-patch", "calico-monitoring-calico-node-port"),
-    (COMPONENT + "FelixPodMonitor", "calico-monitoring-felix-podmonitor", "calico-monitoring"),
-    (PODMONITOR, "calico-monitoring-felix-podmonitor-podmonitor", "calico-monitoring-felix-podmonitor"),
+    (PATCH, "calico-monitoring-felix-calico-node-port", "calico-monitoring-felix"),
+    (PODMONITOR, "calico-monitoring-felix-podmonitor", "calico-monitoring-felix"),
     # Defaults beyond the tutorial: calico-kube-controllers' metrics and the alerts.
     (COMPONENT + "KubeControllersMetrics", "calico-monitoring-kube-controllers", "calico-monitoring"),
     (COMMAND, "calico-monitoring-kube-controllers-calicoctl-patch", "calico-monitoring-kube-controllers"),
@@ -150,11 +152,8 @@ def test_example_stack_registers_the_four_components_in_order(stack):
     assert command.plain_inputs["connection"]["DATASTORE_TYPE"] == {"example-kdd": "kubernetes"}.get(stack, "etcdv3")
 
     # Order: the port patch waits for Felix, the PodMonitor waits for the port.
-    port_component = evaluation.by_type(COMPONENT + "CalicoNodeMetricsPort")[0]
-    monitor_component = evaluation.by_type(COMPONENT + "FelixPodMonitor")[0]
-    assert port_component.dependencies == [command.urn]
-    # The PodMonitor waits for the patch (and for the read of the DaemonSet's rollout after it).
-    assert evaluation.one(PATCH).urn in monitor_component.dependencies
+    assert evaluation.one(PATCH).dependencies == [command.urn]
+    assert felix_monitor.dependencies == [evaluation.one(PATCH).urn]
 
     provider = evaluation.one(PROVIDER)
     for kubernetes_resource in evaluation.registrations:
@@ -302,3 +301,55 @@ def test_bad_stack_config_stops_before_any_resource(config, message):
         evaluate(config, into=evaluation)
     assert message in str(error.value)
     assert evaluation.registrations == []
+
+
+# Resources release 0.2 registered under components that no longer exist: (new name, old URN tail).
+RELEASE_0_2_NAMES = {
+    "example-kdd": {
+        "calico-monitoring-felix-calico-node-port": "calico-monitoring:index:CalicoMonitoring"
+        "$calico-monitoring:index:CalicoNodeMetricsPort$kubernetes:apps/v1:DaemonSetPatch"
+        "::calico-monitoring-calico-node-port-daemonset-patch",
+        "calico-monitoring-felix-podmonitor": "calico-monitoring:index:CalicoMonitoring"
+        "$calico-monitoring:index:FelixPodMonitor$kubernetes:monitoring.coreos.com/v1:PodMonitor"
+        "::calico-monitoring-felix-podmonitor-podmonitor",
+    },
+    "example-operator": {
+        "calico-monitoring-felix-service": "calico-monitoring:index:CalicoMonitoring"
+        "$calico-monitoring:index:MetricsServiceMonitor$kubernetes:core/v1:Service"
+        "::calico-monitoring-felix-monitor-service",
+        "calico-monitoring-felix-servicemonitor": "calico-monitoring:index:CalicoMonitoring"
+        "$calico-monitoring:index:MetricsServiceMonitor$kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
+        "::calico-monitoring-felix-monitor-servicemonitor",
+        "calico-monitoring-typha-servicemonitor": "calico-monitoring:index:CalicoMonitoring"
+        "$calico-monitoring:index:TyphaMetrics$calico-monitoring:index:MetricsServiceMonitor"
+        "$kubernetes:monitoring.coreos.com/v1:ServiceMonitor::calico-monitoring-typha-monitor-servicemonitor",
+        "calico-monitoring-kube-controllers-servicemonitor": "calico-monitoring:index:CalicoMonitoring"
+        "$calico-monitoring:index:KubeControllersMetrics$calico-monitoring:index:MetricsServiceMonitor"
+        "$kubernetes:monitoring.coreos.com/v1:ServiceMonitor::calico-monitoring-kube-controllers-monitor-servicemonitor",
+    },
+}
+
+
+@pytest.mark.parametrize("stack", sorted(RELEASE_0_2_NAMES))
+def test_resources_that_moved_since_release_0_2_alias_their_old_urns(stack):
+    """The e2e upgrade scenario proves the aliases on the real engine; this names them."""
+    evaluation = evaluate(stack_file_config(stack))
+    aliased = {r.name: r.aliases for r in evaluation.registrations if r.aliases}
+    assert set(aliased) == set(RELEASE_0_2_NAMES[stack])
+    for name, tail in RELEASE_0_2_NAMES[stack].items():
+        assert len(aliased[name]) == 1
+        assert aliased[name][0].endswith(tail), (name, aliased[name][0])
+
+
+def test_a_program_passes_its_own_kubernetes_provider_through_opts():
+    def program():
+        provider = k8s.Provider("platform-cluster", kubeconfig="")
+        CalicoMonitoring("calico", load_settings(), opts=pulumi.ResourceOptions(providers=[provider]))
+
+    evaluation = evaluate(stack_file_config("example-kdd"), program=program)
+    assert [r.name for r in evaluation.by_type(PROVIDER)] == ["platform-cluster"]
+    provider = evaluation.one(PROVIDER)
+    kubernetes = [r for r in evaluation.registrations if r.type.startswith("kubernetes:")]
+    assert len(kubernetes) >= 4
+    for resource in kubernetes:
+        assert resource.provider.startswith(provider.urn + "::"), resource.name

@@ -5,7 +5,7 @@ import subprocess
 
 import yaml
 
-from tools.mock_engine import ROOT
+from evaluator.mock_engine import ROOT
 
 WORKFLOW = ROOT / ".github" / "workflows" / "pull-request.yml"
 

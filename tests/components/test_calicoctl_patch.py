@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from components.calicoctl_patch import ORIGINALS_ANNOTATION, CalicoctlError, CalicoctlPatchProvider
+from calicoctl.provider import ORIGINALS_ANNOTATION, CalicoctlError, CalicoctlPatchProvider
 from tests.conftest import KDD
 
 ORIGINAL = {"bpfLogLevel": "", "ipipEnabled": True, "logSeverityScreen": "Info", "reportingInterval": "0s"}

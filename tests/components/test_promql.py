@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.promql import PromQLNameError, selectors, set_label, string_literal, variable_query_span
+from builders.promql import PromQLNameError, selectors, set_label, string_literal, variable_query_span
 
 
 def felix(selector):

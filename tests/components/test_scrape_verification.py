@@ -11,7 +11,11 @@ import time
 import pytest
 import yaml
 
-from components.scrape_verification import (
+from configuration import parse_settings
+from tests.dashboards.prometheus_harness import FixtureMetrics, MetricsServer, Prometheus, Target, scrape_config
+from tests.support.binaries import require_binary
+from tests.support.prometheus_stub import StubPrometheus
+from verification.prometheus_targets import (
     CONFIG_PATH,
     TARGETS_PATH,
     PrometheusUnreadable,
@@ -20,10 +24,6 @@ from components.scrape_verification import (
     fetch_json,
     wait_for_targets,
 )
-from configuration import parse_settings
-from tests.dashboards.prometheus_harness import FixtureMetrics, MetricsServer, Prometheus, Target, scrape_config
-from tests.support.binaries import require_binary
-from tests.support.prometheus_stub import StubPrometheus
 
 KDD = {"kubernetes:context": "prod", "calico-monitoring:datastore": {"type": "kubernetes"}}
 URL = "http://prometheus-operated.monitoring:9090"

@@ -12,9 +12,7 @@ import re
 import pytest
 
 from alerts import COMPONENTS, RECORDING_RULES, build_rule_groups
-from components.dashboard_json import shipped_dashboards
-from components.dashboards import SHIPPED
-from components.used_metrics import (
+from builders.used_metrics import (
     DASHBOARD_OF,
     GENERATED_SERIES,
     PromQLNameError,
@@ -30,10 +28,12 @@ from components.used_metrics import (
     variable_query_expr,
 )
 from configuration import ConfigError, parse_settings
+from dashboards.configmaps import SHIPPED
+from dashboards.rewrite import shipped_dashboards
+from evaluator.mock_engine import evaluate
 from tests.dashboards import grafana, promql
 from tests.dashboards.expositions import load_expositions, load_registry
 from tests.support.crd_schema import validate_monitoring_object
-from tools.mock_engine import evaluate
 
 KDD = {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "kubernetes"}}
 

@@ -6,8 +6,8 @@ prometheus-operator objects that are valid against the CRD models.
 
 import pytest
 
+from evaluator.mock_engine import evaluate
 from tests.support.crd_schema import validate_monitoring_object
-from tools.mock_engine import evaluate
 
 BASE = {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "kubernetes"}}
 PREFIX = "calico-monitoring:"
@@ -214,7 +214,7 @@ def test_without_alerts_the_dashboards_still_get_their_recording_rules():
 
 
 def test_typha_patch_lists_the_live_entries_first_as_server_side_apply_keeps_them():
-    from components.manifests import align_with_live, typha_patch
+    from builders.manifests import align_with_live, typha_patch
     from configuration import parse_settings
 
     settings = parse_settings({**BASE, PREFIX + "typha": {"enabled": True}}, set())
@@ -262,6 +262,6 @@ def test_typha_patch_lists_the_live_entries_first_as_server_side_apply_keeps_the
     ],
 )
 def test_rollout_status(metadata, status, complete):
-    from components.manifests import rollout_status
+    from builders.manifests import rollout_status
 
     assert rollout_status(metadata, status)["complete"] is bool(complete)

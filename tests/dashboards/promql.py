@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from components.promql import closing_bracket, matcher_matches, skip_string
+from builders.promql import closing_bracket, matcher_matches, skip_string
 
 KEYWORDS = frozenset(
     {

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from components.dashboard_json import DashboardError, load_dashboard_sources, rewrite_datasources, scope_to_jobs
-from components.promql import selectors, variable_query_expr
+from builders.promql import selectors, variable_query_expr
+from dashboards.rewrite import DashboardError, load_dashboard_sources, rewrite_datasources, scope_to_jobs
+from evaluator.mock_engine import evaluate
 from tests.dashboards.grafana import iter_panels, substitute, unresolved_variables
 from tests.dashboards.test_keep_only_used_metrics import prometheus, settled_time  # noqa: F401 (the fixture)
-from tools.mock_engine import evaluate
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "dashboards" / "calico-upstream-shaped.yaml"
 JOBS = {"felix": "obs/calico-felix", "typha": "obs/typha", "kube-controllers": "obs/kc"}

@@ -25,8 +25,8 @@ import pytest
 import yaml
 
 from alerts import build_rule_groups
-from components.manifests import felix_pod_monitor
-from components.used_metrics import GENERATED_SERIES, keep_relabeling, shipped_used_names
+from builders.manifests import felix_pod_monitor
+from builders.used_metrics import GENERATED_SERIES, keep_relabeling, shipped_used_names
 from configuration import CalicoNodeSettings, PodMonitorSettings
 from tests.dashboards.expositions import Exposition, load_expositions
 from tests.dashboards.grafana import substitute, unresolved_variables

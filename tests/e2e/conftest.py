@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,13 @@ from tests.e2e.prometheus_pipeline import MonitoringPipeline, operator_argv, pro
 from tests.e2e.simulation import daemonset_settled, deployment_settled, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "components", "dashboards", "requirements.txt")
+# The program: its project files and the packages pyproject.toml declares.
+PROGRAM_FILES = (
+    "Pulumi.yaml",
+    "__main__.py",
+    "requirements.txt",
+    *tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"],
+)
 PASSPHRASE = "e2e-only-passphrase"
 
 FELIX_BEFORE = {"logSeverityScreen": "Warning", "reportingInterval": "0s", "prometheusMetricsPort": 9095}
@@ -476,6 +483,14 @@ class Stack:
         return json.loads(self.run("stack", "output", "--json", "--stack", self.name).stdout)
 
 
+def copy_program(source: Path, files: tuple[str, ...], project: Path) -> None:
+    for item in files:
+        if (source / item).is_dir():
+            shutil.copytree(source / item, project / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source / item, project / item)
+
+
 def prepare_stack(
     binaries: Binaries,
     pulumi_home: Path,
@@ -484,21 +499,22 @@ def prepare_stack(
     config: dict[str, Any],
     name: str = "e2e",
     scenario: str = "",
+    *,
+    source: Path = ROOT,
+    files: tuple[str, ...] = PROGRAM_FILES,
 ) -> Stack:
-    """The program copied into ``folder``/project, with a stack of its own on a file backend in ``folder``/state."""
+    """The program (this tree's, or ``files`` of ``source``) copied into ``folder``/project, with a stack
+    of its own on a file backend in ``folder``/state."""
     project = folder / "project"
     if not project.exists():
         project.mkdir()
-        for item in PROGRAM_FILES:
-            source = ROOT / item
-            if source.is_dir():
-                shutil.copytree(source, project / item, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy2(source, project / item)
+        copy_program(source, files, project)
         (folder / "state").mkdir()
         (folder / "tmp").mkdir()
     venv_bin = Path(sys.executable).parent
-    tool_dirs = [binaries.pulumi.parent, binaries.calicoctl.parent, binaries.kubectl.parent, venv_bin]
+    # The CLI refuses to install a bundled language host (yaml) into a Pulumi home: it finds it on PATH.
+    language_dirs = [binaries.pulumi_language_yaml.parent]
+    tool_dirs = [binaries.pulumi.parent, *language_dirs, binaries.calicoctl.parent, binaries.kubectl.parent, venv_bin]
     env = {
         "PATH": os.pathsep.join([*map(str, tool_dirs), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(folder / "home"),

@@ -1,5 +1,6 @@
 """Runs on the machine that runs `pulumi up`: imported by the calicoctl provider
-(calicoctl_patch.py), and embedded verbatim in the scripts renderYamlTo writes.
+(calicoctl/provider.py), runnable as `python -m calicoctl.helper`, and embedded verbatim in
+the standalone scripts renderYamlTo writes (they run where this repository may not be).
 
 The scripts call it with ``python3`` for the steps a POSIX shell cannot do safely:
 writing calicoctl's connection config from the environment, and reading calicoctl's

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.sdk_values import camel_keys
-from components.used_metrics import keep_relabeling, shipped_used_names
+from builders.sdk_values import camel_keys
+from builders.used_metrics import keep_relabeling, shipped_used_names
 from configuration import CalicoNodeSettings, PodMonitorSettings, WorkloadSettings
 
 # Patches of objects this program does not own. No fixed field manager: the provider gives

@@ -1,4 +1,4 @@
-"""calicoctl patches of Calico configuration resources, and FelixMetrics built on them."""
+"""The calicoctl patch resource of a Calico configuration kind, as the components create it."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import pulumi
 
-from components.calicoctl_patch import CalicoctlPatch
-from components.calicoctl_script import calicoctl_patch_scripts, datastore_environment, felix_patch
-from configuration import CalicoctlSettings, EtcdDatastore, FelixSettings, KubernetesDatastore, Secret
+from calicoctl.provider import CalicoctlPatch
+from calicoctl.scripts import calicoctl_patch_scripts, datastore_environment
+from configuration import CalicoctlSettings, EtcdDatastore, KubernetesDatastore, Secret
 
 
 @dataclass(frozen=True)
@@ -76,28 +76,3 @@ def calicoctl_patch_command(
     else:
         props["connection"] = as_pulumi_inputs(environment)
     return CalicoctlPatch(name, props, opts=pulumi.ResourceOptions(parent=parent))
-
-
-def applied_settings(patch: CalicoctlPatch) -> pulumi.Output[Any]:
-    """The values calicoctl read back after patching (None when only rendered)."""
-    return patch.applied
-
-
-@dataclass(frozen=True)
-class FelixMetricsArgs:
-    target: CalicoctlTarget
-    felix: FelixSettings
-
-
-class FelixMetrics(pulumi.ComponentResource):
-    """`calicoctl patch felixConfiguration default` with metrics on; destroy puts the old values back."""
-
-    applied: pulumi.Output[Any]
-
-    def __init__(self, name: str, args: FelixMetricsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("calico-monitoring:index:FelixMetrics", name, None, opts)
-        self.command = calicoctl_patch_command(
-            f"{name}-calicoctl-patch", "felixConfiguration", felix_patch(args.felix), args.target, self
-        )
-        self.applied = applied_settings(self.command)
-        self.register_outputs({"applied": self.applied})

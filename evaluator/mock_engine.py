@@ -75,6 +75,7 @@ class Registration:
     provider: str
     delete_before_replace: bool
     replace_on_changes: list[str]
+    aliases: list[str] = field(default_factory=list)  # URNs this resource had before (upgrades)
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -135,6 +136,7 @@ class RecordingMonitor(MockMonitor):
                     provider=request.provider,
                     delete_before_replace=request.deleteBeforeReplace,
                     replace_on_changes=list(request.replaceOnChanges),
+                    aliases=sorted([*request.aliasURNs, *(alias.urn for alias in request.aliases if alias.urn)]),
                 )
             )
         return response
@@ -158,9 +160,9 @@ class StackFileLoader(yaml.SafeLoader):
 def _go_time(loader: yaml.SafeLoader, node: yaml.Node) -> str:
     value = loader.construct_yaml_timestamp(node)
     if not isinstance(value, datetime.datetime):
-        value = datetime.datetime(value.year, value.month, value.day, tzinfo=datetime.timezone.utc)
+        value = datetime.datetime(value.year, value.month, value.day, tzinfo=datetime.UTC)
     if value.tzinfo is not None:
-        value = value.astimezone(datetime.timezone.utc)
+        value = value.astimezone(datetime.UTC)
     return value.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
 
 

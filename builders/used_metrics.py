@@ -6,7 +6,7 @@ The list is not written down anywhere: it is read from the queries themselves (e
 panel target and query variable of ``dashboards/*.json``, every recording rule and
 alert expression of ``alerts``), so a new panel or rule brings its metrics along.
 
-The names are read with ``components.promql``, which tells metric names from functions,
+The names are read with ``builders.promql``, which tells metric names from functions,
 keywords, label names, strings, ranges and Grafana variables.
 
 Left out of the keep list: recorded series (names with ``:``, produced by the rules,
@@ -23,8 +23,7 @@ from functools import cache
 from typing import Any
 
 from alerts import COMPONENTS, NODE_NOT_READY, build_rule_groups
-from components.dashboard_json import shipped_dashboards
-from components.promql import (
+from builders.promql import (
     METRIC_NAME,
     PromQLNameError,
     Selector,
@@ -32,8 +31,9 @@ from components.promql import (
     selectors,
     variable_query_expr,
 )
+from dashboards.rewrite import shipped_dashboards
 
-# The reader lives in components.promql; these are used through this module too.
+# The reader lives in builders.promql; these are used through this module too.
 __all__ = ["PromQLNameError", "Selector", "metric_names", "selectors", "variable_query_expr"]
 
 #: The shipped dashboard of each component.

@@ -20,7 +20,7 @@ from typing import Any
 
 from configuration import CalicoctlSettings, EtcdDatastore, FelixSettings, KubernetesDatastore, Secret
 
-HELPER_SOURCE = (Path(__file__).parent / "calicoctl_helper.py").read_text(encoding="utf-8")
+HELPER_SOURCE = (Path(__file__).parent / "helper.py").read_text(encoding="utf-8")
 _HEREDOC_END = "CALICO_MONITORING_HELPER_END"
 assert _HEREDOC_END not in HELPER_SOURCE.splitlines()
 

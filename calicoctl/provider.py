@@ -1,0 +1,360 @@
+"""A Calico resource patched with calicoctl, as a Pulumi dynamic resource.
+
+The provider runs in the Python SDK's dynamic-provider process on the machine that
+runs `pulumi`, and calls calicoctl there:
+
+- create/update record the values the patch replaces in an annotation on the patched
+  resource itself (``ORIGINALS_ANNOTATION``), in the same calicoctl patch that applies
+  it, then read the resource back and verify it. A run interrupted at any point never
+  loses the originals: the next run finds the annotation and keeps it.
+- delete puts the recorded values back (fields that were unset are removed again)
+  and drops the annotation; a resource that no longer exists is left alone.
+- diff compares the inputs and also reads the live resource, so a hand edit that
+  turned the patched fields back (drift) shows as an update and is repaired.
+- A connection change (credentials, kubeconfig, endpoints) is an update that
+  patches through the new connection: nothing is restored in between.
+
+Secrets (inline PEM, kubeconfig text, etcd password) only ever reach calicoctl
+through memory files (memfd) that vanish with the processes, even on SIGKILL; on
+systems without memfd a private temporary folder removed on exit is used instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.dynamic as dynamic
+
+from calicoctl.helper import MISSING, calicoctl_config, leaves, lookup, nest
+from calicoctl.scripts import patch_json
+
+ORIGINALS_ANNOTATION = "calico-monitoring/original-values"
+INPUT_KEYS = (
+    "kind",
+    "resourceName",
+    "patch",
+    "calicoctl",
+    "connection",
+    "renderTo",
+    "stem",
+    "applyScript",
+    "restoreScript",
+)
+DEFAULT_TIMEOUT_SECONDS = 120
+
+
+class CalicoctlError(Exception):
+    pass
+
+
+def dotted(path: tuple[str, ...]) -> str:
+    return ".".join(path)
+
+
+class PrivateFiles:
+    """Files only calicoctl can read while it runs: memfds where the kernel has them."""
+
+    def __init__(self) -> None:
+        self.fds: list[int] = []
+        self._folder: tempfile.TemporaryDirectory | None = None
+
+    def add(self, name: str, text: str) -> str:
+        data = text.encode()
+        if hasattr(os, "memfd_create"):
+            fd = os.memfd_create(name, 0)
+            os.write(fd, data)
+            self.fds.append(fd)
+            # calicoctl opens its own inherited descriptor: the same number in its process.
+            return f"/proc/self/fd/{fd}"
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="calico-monitoring.")
+        path = os.path.join(self._folder.name, name)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        return path
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+
+
+class Calicoctl:
+    """calicoctl with a generated --config, so no ambient calicoctl.cfg or CALICO_* variable is used."""
+
+    def __init__(self, props: dict[str, Any]) -> None:
+        settings = props.get("calicoctl") or {}
+        self.path = settings.get("path") or "calicoctl"
+        self.allow_version_mismatch = bool(settings.get("allowVersionMismatch"))
+        self.timeout = int(settings.get("timeoutSeconds") or DEFAULT_TIMEOUT_SECONDS)
+        self.connection = {k: str(v) for k, v in (props.get("connection") or {}).items() if v is not None}
+        self.kind = props["kind"]
+        self.name = props["resourceName"]
+
+    @contextmanager
+    def _config(self) -> Iterator[tuple[str, list[int]]]:
+        files = PrivateFiles()
+        try:
+            # KUBECONFIG is left out of the connection when the stack names none: the ambient one applies.
+            values = {"KUBECONFIG": os.environ.get("KUBECONFIG", ""), **self.connection}
+            try:
+                config = calicoctl_config(values, files.add)
+            except ValueError as error:
+                raise CalicoctlError(str(error)) from None
+            path = files.add("calicoctl.cfg", patch_json(config))
+            yield path, list(files.fds)
+        finally:
+            files.close()
+
+    def run(self, *args: str) -> str:
+        executable = shutil.which(self.path)
+        if executable is None:
+            raise CalicoctlError(f"calicoctl not found: {self.path!r} (set calico-monitoring:calicoctl.path)")
+        extra = ["--allow-version-mismatch"] if self.allow_version_mismatch else []
+        with self._config() as (config, fds):
+            try:
+                completed = subprocess.run(
+                    [executable, *args, "--config", config, *extra],
+                    capture_output=True,
+                    text=True,
+                    pass_fds=fds,
+                    timeout=self.timeout,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                raise CalicoctlError(
+                    f"calicoctl {args[0]} {self.kind} {self.name} did not answer within {self.timeout} s"
+                    " (calico-monitoring:calicoctl.timeoutSeconds)"
+                ) from None
+        if completed.returncode != 0:
+            message = (completed.stderr.strip() + "\n" + completed.stdout.strip()).strip()
+            raise CalicoctlError(f"calicoctl {args[0]} {self.kind} {self.name} failed: {message}")
+        return completed.stdout
+
+    def get(self) -> dict[str, Any] | None:
+        """The live resource, or None when it does not exist."""
+        try:
+            output = self.run("get", self.kind, self.name, "-o", "json")
+        except CalicoctlError as error:
+            if "does not exist" in str(error):
+                return None
+            raise
+        document = json.loads(output)
+        items = document.get("items") if isinstance(document, dict) else None
+        if isinstance(items, list) and "spec" not in document:
+            return items[0] if items else None
+        return document
+
+    def patch(self, patch: dict[str, Any]) -> None:
+        self.run("patch", self.kind, self.name, "--patch", patch_json(patch))
+
+
+def recorded_originals(live: dict[str, Any]) -> dict[str, Any] | None:
+    text = (live.get("metadata", {}).get("annotations") or {}).get(ORIGINALS_ANNOTATION)
+    if text is None:
+        return None
+    try:
+        originals = json.loads(text)
+    except ValueError:
+        return None
+    return originals if isinstance(originals, dict) else None
+
+
+def leaf_paths(patch: dict[str, Any]) -> list[tuple[str, ...]]:
+    return [path for path, _ in leaves(patch)]
+
+
+def drifted_fields(live: dict[str, Any], patch: dict[str, Any]) -> list[str]:
+    return [dotted(path) for path, value in leaves(patch) if lookup(live, path) != value]
+
+
+def value_at(document: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at ``path``, None where the field is unset (null removes it in a merge patch)."""
+    found = lookup(document, path)
+    return None if found is MISSING else found
+
+
+def restore_patch(originals: dict[str, Any]) -> dict[str, Any]:
+    """Puts each recorded value back (a field recorded as unset is removed) and drops the record."""
+    restore = nest((tuple(field.split(".")), value) for field, value in sorted(originals.items()))
+    return _merge(restore, {"metadata": {"annotations": {ORIGINALS_ANNOTATION: None}}})
+
+
+class CalicoctlPatchProvider(dynamic.ResourceProvider):
+    """CRUD of one calicoctl patch. Stateless: everything comes from the resource's properties."""
+
+    def _live(self, calicoctl: Calicoctl) -> dict[str, Any]:
+        live = calicoctl.get()
+        if live is None:
+            raise CalicoctlError(
+                f"{calicoctl.kind} {calicoctl.name} does not exist in the datastore; Calico creates it when its "
+                "components first start (calico-node for FelixConfiguration, calico-kube-controllers for "
+                "KubeControllersConfiguration): check the datastore settings and that Calico runs"
+            )
+        return live
+
+    def _apply(self, props: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+        calicoctl = Calicoctl(props)
+        patch = props["patch"]
+        live = self._live(calicoctl)
+        known = recorded_originals(live)
+        if known is None and previous is not None:
+            known = previous.get("originals")
+        known = dict(known or {})
+        originals = {
+            dotted(path): known[dotted(path)] if dotted(path) in known else value_at(live, path)
+            for path in leaf_paths(patch)
+        }
+        # Fields an earlier patch set that this one no longer sets go back to their originals.
+        dropped = {field: value for field, value in known.items() if field not in originals}
+        record = {"metadata": {"annotations": {ORIGINALS_ANNOTATION: patch_json(originals)}}}
+        change = _merge(_merge(restore_patch(dropped), patch), record)
+        calicoctl.patch(change)
+        after = calicoctl.get() or {}
+        wrong = drifted_fields(after, patch)
+        if wrong:
+            rollback = restore_patch(originals)
+            try:
+                calicoctl.patch(rollback)
+            except CalicoctlError as error:
+                raise CalicoctlError(
+                    f"after the patch {', '.join(wrong)} did not take, and restoring failed ({error}); "
+                    f"apply this patch by hand: {patch_json(rollback)}"
+                ) from None
+            raise CalicoctlError(
+                f"after the patch, {calicoctl.kind} {calicoctl.name} does not show {', '.join(wrong)}; "
+                "its previous values were put back"
+            )
+        applied = nest((path, value_at(after, path)) for path in leaf_paths(patch))
+        return {**{k: props.get(k) for k in INPUT_KEYS}, "applied": applied, "originals": originals}
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        resource_id = f"{props['kind']}/{props['resourceName']}"
+        if props.get("renderTo"):
+            return dynamic.CreateResult(resource_id, {**props, **render_scripts(props)})
+        return dynamic.CreateResult(resource_id, self._apply(props, None))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        if news.get("renderTo"):
+            remove_rendered(olds)
+            return dynamic.UpdateResult({**news, **render_scripts(news)})
+        if olds.get("renderTo"):
+            remove_rendered(olds)
+            return dynamic.UpdateResult(self._apply(news, None))
+        return dynamic.UpdateResult(self._apply(news, olds))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        replaces = [key for key in ("kind", "resourceName") if olds.get(key) != news.get(key)]
+        if replaces:
+            return dynamic.DiffResult(changes=True, replaces=replaces, delete_before_replace=True)
+        changed = [key for key in INPUT_KEYS if patch_json(olds.get(key)) != patch_json(news.get(key))]
+        if changed:
+            return dynamic.DiffResult(changes=True)
+        if news.get("renderTo"):
+            return dynamic.DiffResult(changes=False)
+        # Unchanged inputs: the live resource decides (a hand edit since the last run is drift).
+        try:
+            live = Calicoctl(news).get()
+        except CalicoctlError as error:
+            pulumi.log.warn(f"could not read the live resource to check for drift: {error}")
+            return dynamic.DiffResult(changes=False)
+        return dynamic.DiffResult(changes=live is None or bool(drifted_fields(live, news["patch"])))
+
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        if props.get("renderTo"):
+            return dynamic.ReadResult(id_, props)
+        live = Calicoctl(props).get()
+        if live is None:
+            return dynamic.ReadResult(id_, props)
+        applied = nest((path, value_at(live, path)) for path in leaf_paths(props["patch"]))
+        return dynamic.ReadResult(id_, {**props, "applied": applied})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        if props.get("renderTo"):
+            remove_rendered(props)
+            return
+        calicoctl = Calicoctl(props)
+        try:
+            live = calicoctl.get()
+        except CalicoctlError as error:
+            if not _delete_unreachable():
+                raise
+            # The operator said the cluster is gone (the kubernetes provider's own escape hatch).
+            pulumi.log.warn(
+                f"{error}; PULUMI_K8S_DELETE_UNREACHABLE is set, so {calicoctl.kind} {calicoctl.name} is left as it is"
+                f" (its values before this program: {patch_json(props.get('originals') or {})})"
+            )
+            return
+        if live is None:
+            return
+        originals = recorded_originals(live)
+        if originals is None:
+            originals = props.get("originals") or {}
+        calicoctl.patch(restore_patch(originals))
+
+
+def _delete_unreachable() -> bool:
+    return os.environ.get("PULUMI_K8S_DELETE_UNREACHABLE", "").strip().lower() in ("1", "true", "yes")
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def rendered_paths(props: dict[str, Any]) -> tuple[Path, Path]:
+    folder = Path(props["renderTo"]) / "calicoctl"
+    stem = props["stem"]
+    return folder / f"{stem}.apply.sh", folder / f"{stem}.restore.sh"
+
+
+def render_scripts(props: dict[str, Any]) -> dict[str, Any]:
+    """renderYamlTo: write the standalone apply/restore scripts instead of calling calicoctl."""
+    apply_path, restore_path = rendered_paths(props)
+    apply_path.parent.mkdir(parents=True, exist_ok=True)
+    for path, text in ((apply_path, props["applyScript"]), (restore_path, props["restoreScript"])):
+        path.write_text(text)
+        path.chmod(0o755)
+    return {"applied": None, "originals": None}
+
+
+def remove_rendered(props: dict[str, Any]) -> None:
+    if props.get("renderTo") and props.get("stem"):
+        for path in rendered_paths(props):
+            path.unlink(missing_ok=True)
+
+
+CALICOCTL_PATCH_TYPE = "pulumi-python:dynamic/calico-monitoring:CalicoctlPatch"
+
+
+class CalicoctlPatch(dynamic.Resource, module="calico-monitoring", name="CalicoctlPatch"):
+    """`calicoctl patch <kind> <name>` applied on create/update and undone on delete."""
+
+    applied: pulumi.Output[Any]
+    originals: pulumi.Output[Any]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(
+            CalicoctlPatchProvider(),
+            name,
+            {**props, "applied": None, "originals": None},
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["connection"])),
+        )

@@ -1,0 +1,100 @@
+"""A stack made by release 0.2, run with this release: nothing is replaced or deleted.
+
+Release 0.2 (tag v0.2.0) is read from this clone's git history, run with the real CLI against
+a local control plane, and then this tree's program takes its place on the same stack and state.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+
+import pytest
+import yaml
+
+from tests.e2e.conftest import PROGRAM_FILES, ROOT, copy_program, prepare_stack
+from tests.e2e.test_stacks import install_operator_installation
+
+pytestmark = pytest.mark.e2e
+
+RELEASE_0_2 = "1b87f5979bc4363df61d7e2bace4d3c5d466cd10"  # tag v0.2.0
+RELEASE_0_2_FILES = ("Pulumi.yaml", "__main__.py", "components", "dashboards", "requirements.txt")
+
+SCENARIOS = {
+    # stack file of the release, settings beside it, Typha installed, operator install
+    "manifest-pod-scrape": ("example-kdd", {"calico-monitoring:typha": {"enabled": True}}, True, False),
+    "manifest-service-scrape": (
+        "example-kdd",
+        {"calico-monitoring:typha": {"enabled": True}, "calico-monitoring:felix": {"scrape": "service"}},
+        True,
+        False,
+    ),
+    "operator": ("example-operator", {}, False, True),
+}
+
+
+def release_tree(folder):
+    """Release 0.2's files, from git (a shallow clone lacks them: the scenario then fails saying so)."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", RELEASE_0_2], capture_output=True, check=False
+    )
+    if archive.returncode != 0:
+        raise AssertionError(
+            f"release 0.2 (commit {RELEASE_0_2}) is not in this clone's history "
+            f"({archive.stderr.decode().strip()}); run `git fetch --unshallow --tags` first"
+        )
+    target = folder / "release-0.2"
+    target.mkdir()
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+def resources(export: str) -> dict[str, tuple[str, str]]:
+    """URN -> (type, id) of every resource in the stack's state."""
+    deployment = json.loads(export)["deployment"]
+    return {r["urn"]: (r["type"], r.get("id", "")) for r in deployment.get("resources", [])}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_a_stack_made_by_release_0_2_upgrades_without_replacing_anything(
+    make_cluster, binaries, pulumi_home, tmp_path, request, scenario
+):
+    stack_file, extra, typha, operator = SCENARIOS[scenario]
+    cluster = make_cluster(typha=typha)
+    if operator:
+        install_operator_installation(cluster)
+    felix_before = cluster.calico_resource("felixConfiguration")["spec"]
+    release = release_tree(tmp_path)
+    config = {
+        **yaml.safe_load((release / f"Pulumi.{stack_file}.yaml").read_text())["config"],
+        "kubernetes:context": "e2e",
+        **extra,
+    }
+    stack = prepare_stack(
+        binaries, pulumi_home, tmp_path, cluster, config, scenario=request.node.name,
+        source=release, files=RELEASE_0_2_FILES,
+    )  # fmt: skip
+    request.node.stash_stack = stack
+    stack.up()
+    made_by_release = resources(stack.export())
+
+    for item in RELEASE_0_2_FILES:
+        path = stack.project / item
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    copy_program(ROOT, PROGRAM_FILES, stack.project)
+
+    preview = stack.preview("--expect-no-changes", "--diff")
+    assert "replace" not in preview.stdout and "delete" not in preview.stdout, preview.stdout
+    stack.up("--expect-no-changes")
+    upgraded = resources(stack.export())
+    # Every object the release made is still the same object (same ID), now under this release's names.
+    assert sorted(upgraded.values()) == sorted(made_by_release.values())
+    assert any(urn not in made_by_release for urn in upgraded), "no resource moved: the scenario tests nothing"
+
+    # Destroy with this release restores what release 0.2 changed.
+    stack.destroy()
+    assert cluster.calico_resource("felixConfiguration")["spec"] == felix_before
