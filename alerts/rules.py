@@ -31,8 +31,19 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-DEFAULT_RUNBOOK_BASE_URL = "https://github.com/calico-monitoring/calico-monitoring/blob/main/docs/runbooks.md"
+# The runbooks ship with the rules; where a team publishes its copy is only known from
+# alerts.runbookUrlPattern. Without it each alert names the section in the shipped file.
+RUNBOOKS_PATH = "docs/runbooks.md"
+RUNBOOK_PLACEHOLDERS = ("{alert}", "{anchor}")
+
+# Dashboard uid of each component's shipped dashboard (dashboards/*.json), for dashboard_url.
+DASHBOARD_UIDS: dict[str, str] = {
+    "felix": "calico-felix",
+    "typha": "calico-typha",
+    "kube-controllers": "calico-kube-controllers",
+}
 
 COMPONENTS: tuple[str, ...] = ("felix", "typha", "kube-controllers")
 
@@ -112,6 +123,8 @@ class AlertDefinition:
     # How ${threshold_text} shows the threshold: "number" (3), "seconds" (5s)
     # or "percent" (0.9 -> 90%).
     threshold_style: str = "number"
+    # Labels of the alert that select the dashboard's variable of the same name in dashboard_url.
+    dashboard_vars: tuple[str, ...] = ()
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -254,11 +267,13 @@ def _down_alert(
     expr: str = "up{job=${job}} == 0",
     condition: str = "",
     for_: str = "5m",
+    dashboard_vars: tuple[str, ...] = (),
 ) -> AlertDefinition:
     """``Calico<Component>Down``: one target of the job fails every scrape (a warning: one instance)."""
     return AlertDefinition(
         name=f"Calico{_CAMEL[component]}Down",
         component=component,
+        dashboard_vars=dashboard_vars,
         expr=expr,
         for_=for_,
         severity="warning",
@@ -293,6 +308,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     _down_alert(
         "felix",
         subject=f"Felix on node {_NODE}",
+        dashboard_vars=("node",),
         # NotReady nodes are the node's own alerts' business (KubeNodeNotReady).
         expr="up{job=${job}} == 0 unless on (${c}node) (" + NODE_NOT_READY + ")",
         condition=" while Kubernetes reports the node Ready",
@@ -336,6 +352,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoFelixRestarting",
         component="felix",
+        dashboard_vars=("node",),
         expr=(
             RECORD_FELIX_RESTARTS + "{job=${job}} > ${threshold}"
             " unless on (${c}job) (" + RECORD_FELIX_RESYNCING_RATIO + "{job=${job}} > 0.2)"
@@ -357,6 +374,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoFelixDataplaneFailures",
         component="felix",
+        dashboard_vars=("node",),
         expr=RECORD_FELIX_FAILURE_RATE + "{job=${job}} > 0",
         for_="15m",
         severity="warning",
@@ -393,6 +411,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoFelixIptablesErrors",
         component="felix",
+        dashboard_vars=("node",),
         # Both counters are registered together (felix/iptables/table.go), so
         # adding them never loses a target.  A {__name__=~...} selector inside
         # rate() would give duplicate label sets once the names are dropped.
@@ -412,6 +431,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoFelixIpsetErrors",
         component="felix",
+        dashboard_vars=("node",),
         expr="rate(felix_ipset_errors{job=${job}}[5m]) > 0",
         for_="15m",
         severity="warning",
@@ -426,6 +446,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoFelixNftablesErrors",
         component="felix",
+        dashboard_vars=("node",),
         # Exported since Calico v3.29 (felix/nftables/table.go, ipsets.go),
         # always all three; older Felix has no nftables mode and no series.
         expr=(
@@ -446,6 +467,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoFelixDataplaneApplySlow",
         component="felix",
+        dashboard_vars=("node",),
         expr=RECORD_FELIX_APPLY_TIME_P99 + "{job=${job}} > ${threshold}",
         for_="15m",
         severity="warning",
@@ -464,6 +486,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoFelixFrequentResyncs",
         component="felix",
+        dashboard_vars=("node",),
         expr=(
             RECORD_FELIX_RESYNCS + "{job=${job}} > ${threshold}"
             " unless on (${c}job) (" + RECORD_FELIX_RESYNCING_RATIO + "{job=${job}} > 0.2)"
@@ -505,6 +528,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoFelixNotInSync",
         component="felix",
+        dashboard_vars=("node",),
         expr=(
             "felix_resync_state{job=${job}} != 3"
             " unless on (${c}job) (count by (${c}job) (felix_resync_state{job=${job}} != 3)"
@@ -542,6 +566,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoFelixBPFDirtyEndpoints",
         component="felix",
+        dashboard_vars=("node",),
         # Registered in every mode (0 outside eBPF mode).
         expr="felix_bpf_dirty_dataplane_endpoints{job=${job}} > 0",
         for_="15m",
@@ -557,6 +582,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     _down_alert(
         "typha",
         subject="Typha pod {{ $labels.pod }}",
+        dashboard_vars=("node",),
         consequence="Felix instances connected to it must reconnect to the remaining Typha replicas.",
         why="warning: the other replicas take its clients over",
     ),
@@ -587,6 +613,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoTyphaConnectionsDropped",
         component="typha",
+        dashboard_vars=("node",),
         expr=RECORD_TYPHA_DROP_RATE + "{job=${job}} > 0",
         for_="30m",
         severity="warning",
@@ -603,6 +630,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoTyphaClientsLagging",
         component="typha",
+        dashboard_vars=("node",),
         expr='typha_client_latency_secs{job=${job}, quantile="0.99"} > ${threshold}',
         for_="10m",
         severity="warning",
@@ -621,6 +649,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoTyphaPingSlow",
         component="typha",
+        dashboard_vars=("node",),
         expr='typha_ping_latency{job=${job}, quantile="0.99"} > ${threshold}',
         for_="15m",
         severity="warning",
@@ -657,6 +686,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoIPPoolNearlyExhausted",
         component="kube-controllers",
+        dashboard_vars=("ippool",),
         expr=RECORD_IPPOOL_UTILISATION + "{job=${job}} > ${threshold}",
         for_="15m",
         severity="warning",
@@ -676,6 +706,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoIPPoolBlocksExhausted",
         component="kube-controllers",
+        dashboard_vars=("ippool",),
         expr=RECORD_IPPOOL_BORROWED + "{job=${job}} > 0",
         for_="15m",
         severity="warning",
@@ -693,6 +724,7 @@ ALERTS: tuple[AlertDefinition, ...] = (
     AlertDefinition(
         name="CalicoIPAMGarbageCollectionStuck",
         component="kube-controllers",
+        dashboard_vars=("ippool",),
         expr=("max by (${c}job, ippool, node, exported_node) (ipam_allocations_gc_candidates{job=${job}}) > 0"),
         for_="1h",
         severity="warning",
@@ -848,6 +880,64 @@ def _component_jobs(jobs: Mapping[str, str], components: Iterable[str]) -> dict[
     return result
 
 
+def _is_http_url(value: object) -> bool:
+    if not isinstance(value, str) or any(ch.isspace() for ch in value):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.username
+
+
+def is_runbook_url_pattern(value: object) -> bool:
+    """An http(s) URL with ``{alert}`` (the alert name) or ``{anchor}`` (its lower-case runbook anchor)."""
+    if not _is_http_url(value) or not any(p in value for p in RUNBOOK_PLACEHOLDERS):  # type: ignore[operator]
+        return False
+    rest = str(value)
+    for placeholder in RUNBOOK_PLACEHOLDERS:
+        rest = rest.replace(placeholder, "")
+    return "{" not in rest and "}" not in rest
+
+
+def runbook_anchor(alert_name: str) -> str:
+    """The anchor of an alert's section in docs/runbooks.md (GitHub's, and most renderers', for ``## Name``)."""
+    return alert_name.lower()
+
+
+def _links(
+    alert: AlertDefinition,
+    runbook_url_pattern: str | None,
+    grafana_url: str | None,
+    dashboard_cluster_label: str | None,
+) -> dict[str, str]:
+    anchor = runbook_anchor(alert.name)
+    if runbook_url_pattern is None:
+        links = {"runbook": f"calico-monitoring {RUNBOOKS_PATH}#{anchor}"}
+    else:
+        links = {"runbook_url": runbook_url_pattern.replace("{alert}", alert.name).replace("{anchor}", anchor)}
+    if grafana_url is not None:
+        # The last 3 hours around now; each variable the alert's labels can select, when it has the label.
+        labels = [] if alert.expr.startswith("absent(") else [(n, n) for n in alert.dashboard_vars]
+        if dashboard_cluster_label and not alert.expr.startswith("absent("):
+            labels.insert(0, ("cluster", dashboard_cluster_label))
+        query = "".join(
+            f"{{{{ with $labels.{label} }}}}&var-{var}={{{{ . | urlquery }}}}{{{{ end }}}}" for var, label in labels
+        )
+        links["dashboard_url"] = (
+            f"{grafana_url.rstrip('/')}/d/{DASHBOARD_UIDS[alert.component]}?from=now-3h&to=now{query}"
+        )
+    return links
+
+
+def alert_thresholds(overrides: Mapping[str, Mapping[str, object]] | None = None) -> dict[str, float]:
+    """The threshold each alert that has one fires at, after ``overrides`` (for the panels that draw it)."""
+    validate_overrides(overrides)
+    overrides = overrides or {}
+    return {
+        a.name: float(overrides.get(a.name, {}).get("threshold", a.threshold))  # type: ignore[arg-type]
+        for a in ALERTS
+        if a.threshold is not None
+    }
+
+
 def group_name(component: str) -> str:
     return f"calico-{component}.rules"
 
@@ -855,10 +945,12 @@ def group_name(component: str) -> str:
 def build_rule_groups(
     jobs: Mapping[str, str],
     overrides: Mapping[str, Mapping[str, object]] | None = None,
-    runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
+    runbook_url_pattern: str | None = None,
     components: Iterable[str] = ("felix", "typha", "kube-controllers"),
     include_alerts: bool = True,
     cluster_label: str | None = None,
+    grafana_url: str | None = None,
+    dashboard_cluster_label: str | None = None,
 ) -> list[dict]:
     """Return the ``spec.groups`` of a PrometheusRule for the given components.
 
@@ -871,11 +963,23 @@ def build_rule_groups(
     but otherwise ignored.  ``cluster_label`` (say ``cluster``, as Thanos, Mimir
     or a multi-cluster Prometheus add) is kept by every aggregation and join, so
     one rule set evaluated over many clusters never mixes them.
+
+    Each alert links its runbook: ``runbook_url`` from ``runbook_url_pattern``, or, without
+    one, a ``runbook`` annotation naming its section of the shipped docs/runbooks.md. With
+    ``grafana_url`` it also links its component's dashboard (``dashboard_url``), with the
+    node or pool (and ``dashboard_cluster_label``'s cluster) of the alert selected.
     """
     validate_overrides(overrides)
     overrides = overrides or {}
-    if not isinstance(runbook_base_url, str) or not runbook_base_url:
-        raise ValueError(f"runbook_base_url: expected a non-empty URL, got {runbook_base_url!r}")
+    if runbook_url_pattern is not None and not is_runbook_url_pattern(runbook_url_pattern):
+        raise ValueError(
+            f"runbook_url_pattern: expected an http(s) URL with {' or '.join(RUNBOOK_PLACEHOLDERS)}, "
+            f"got {runbook_url_pattern!r}"
+        )
+    if grafana_url is not None and not _is_http_url(grafana_url):
+        raise ValueError(f"grafana_url: expected an http(s) URL, got {grafana_url!r}")
+    if dashboard_cluster_label is not None and not is_label_name(dashboard_cluster_label):
+        raise ValueError(f"dashboard_cluster_label: expected a Prometheus label name, got {dashboard_cluster_label!r}")
     component_jobs = _component_jobs(jobs, components)
     if cluster_label is not None and not is_label_name(cluster_label):
         raise ValueError(f"cluster_label: expected a Prometheus label name, got {cluster_label!r}")
@@ -915,7 +1019,7 @@ def build_rule_groups(
                     "annotations": {
                         "summary": _substitute(alert.summary, values),
                         "description": _substitute(alert.description, values),
-                        "runbook_url": f"{runbook_base_url}#{alert.name.lower()}",
+                        **_links(alert, runbook_url_pattern, grafana_url, dashboard_cluster_label),
                     },
                 }
             )

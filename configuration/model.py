@@ -146,10 +146,19 @@ class AlertSettings:
     name: str = "calico"
     namespace: str = "monitoring"
     labels: tuple[tuple[str, str], ...] = ()
-    runbook_base_url: str = ""
+    runbook_base_url: str | None = None
+    # alerts.runbookUrlPattern ({alert}, {anchor}); None: alerts name the shipped docs/runbooks.md section.
+    runbook_url_pattern: str | None = None
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Label that tells clusters apart where one Prometheus, Thanos or Mimir sees several.
     cluster_label: str | None = None
+
+    @property
+    def runbook_url(self) -> str | None:
+        """The runbook URL pattern the rules get: runbookUrlPattern, or runbookBaseUrl#{anchor}."""
+        if self.runbook_url_pattern is not None:
+            return self.runbook_url_pattern
+        return None if self.runbook_base_url is None else self.runbook_base_url.split("#")[0] + "#{anchor}"
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,10 @@ class DashboardSettings:
     labels: tuple[tuple[str, str], ...] = (("grafana_dashboard", "1"),)
     folder: str | None = None
     imports: tuple[str, ...] = ()
+    # dashboards.clusterLabel (default alerts.clusterLabel): a cluster variable in every query.
+    cluster_label: str | None = None
+    # dashboards.grafanaUrl: alerts link their dashboard (dashboard_url) under it.
+    grafana_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -484,7 +497,7 @@ def parse_settings(values: Mapping[str, Any], secret_keys: Collection[str] = ())
         ),
     )
     alerts = _parse_alerts(section("alerts"), pod_monitor)
-    dashboards = _parse_dashboards(section("dashboards"))
+    dashboards = _parse_dashboards(section("dashboards"), alerts)
     verify = _parse_verify(section("verify"))
     render_yaml_to = values.get(prefix + "renderYamlTo") or None  # Pulumi.yaml's default is ""
     if render_yaml_to is not None and (not isinstance(render_yaml_to, str) or not _non_empty_path(render_yaml_to)):
@@ -743,7 +756,7 @@ def _parse_workload(s: _Section, d: WorkloadSettings) -> WorkloadSettings:
 
 
 def _parse_alerts(s: _Section, pod_monitor: PodMonitorSettings) -> AlertSettings:
-    from alerts import DEFAULT_RUNBOOK_BASE_URL, is_label_name, validate_overrides
+    from alerts import is_label_name, is_runbook_url_pattern, validate_overrides
 
     labels = _parse_labels(s, "labels") if "labels" in s.raw else pod_monitor.labels
     overrides = s.get("overrides", {})
@@ -759,20 +772,31 @@ def _parse_alerts(s: _Section, pod_monitor: PodMonitorSettings) -> AlertSettings
         labels=labels,
         runbook_base_url=s.string(
             "runbookBaseUrl",
-            DEFAULT_RUNBOOK_BASE_URL,
+            None,
             lambda v: urlsplit(v).scheme in ("http", "https") and bool(urlsplit(v).netloc),
             "an http(s) URL of the runbook page",
+        ),
+        runbook_url_pattern=s.string(
+            "runbookUrlPattern",
+            None,
+            is_runbook_url_pattern,
+            "an http(s) URL with {alert} (the alert name) or {anchor} (its section anchor, the name in lower "
+            "case), nothing else in braces",
         ),
         overrides=overrides,
         cluster_label=s.string(
             "clusterLabel", None, is_label_name, "a Prometheus label name such as cluster (not starting with __)"
         ),
     )
+    if result.runbook_base_url is not None and result.runbook_url_pattern is not None:
+        s.problems.append(f"{s.key}: set runbookUrlPattern or runbookBaseUrl, not both")
     s.reject_unknown()
     return result
 
 
-def _parse_dashboards(s: _Section) -> DashboardSettings:
+def _parse_dashboards(s: _Section, alerts: AlertSettings) -> DashboardSettings:
+    from alerts import is_label_name
+
     d = DashboardSettings()
     labels = _parse_labels(s, "labels") if "labels" in s.raw else d.labels
     imports = s.get("import", [])
@@ -791,6 +815,18 @@ def _parse_dashboards(s: _Section) -> DashboardSettings:
         labels=labels,
         folder=s.string("folder", None, lambda v: bool(v.strip()) and "\n" not in v, "a Grafana folder name"),
         imports=tuple(imports),
+        cluster_label=s.string(
+            "clusterLabel",
+            alerts.cluster_label,
+            is_label_name,
+            "a Prometheus label name such as cluster (not starting with __)",
+        ),
+        grafana_url=s.string(
+            "grafanaUrl",
+            None,
+            lambda v: _http_url(v) is not None and "?" not in v and "#" not in v,
+            "an http(s) URL without user, query or fragment",
+        ),
     )
     s.reject_unknown()
     return result

@@ -8,6 +8,7 @@ real promtool: ``promtool check rules`` on the generated rules, and
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 from pathlib import Path
@@ -18,11 +19,13 @@ import yaml
 from alerts import (
     ALERT_NAMES,
     ALERTS,
+    DASHBOARD_UIDS,
     DEFAULT_JOBS,
-    DEFAULT_RUNBOOK_BASE_URL,
     NODE_NOT_READY,
     RECORDING_RULES,
+    RUNBOOKS_PATH,
     build_rule_groups,
+    is_runbook_url_pattern,
     promql_string,
     validate_overrides,
 )
@@ -40,18 +43,27 @@ OVERRIDES = {
     "CalicoTyphaDown": {"for": "1h", "severity": "info"},
 }
 
-# Every promtool unit-test file and the overrides its rules are built with.
-# Files built with the defaults are the ones the coverage test reads.
-FIXTURE_OVERRIDES: dict[str, dict | None] = {
-    "felix.yaml": None,
-    "felix_breadth.yaml": None,
-    "typha.yaml": None,
-    "typha_symptoms.yaml": None,
-    "kube_controllers.yaml": None,
-    "kube_controllers_ipam.yaml": None,
-    "overrides.yaml": OVERRIDES,
+# The settings alerts/tests/links.yaml is written against.
+LINKS = {
+    "cluster_label": "cluster",
+    "dashboard_cluster_label": "cluster",
+    "runbook_url_pattern": "https://runbooks.example.com/calico/{alert}.html#{anchor}",
+    "grafana_url": "https://grafana.example.com/",
 }
-DEFAULT_FIXTURES = tuple(name for name, ov in FIXTURE_OVERRIDES.items() if ov is None)
+
+# Every promtool unit-test file and the build_rule_groups options its rules are built with.
+# Files built with the defaults are the ones the coverage test reads.
+FIXTURE_OPTIONS: dict[str, dict] = {
+    "felix.yaml": {},
+    "felix_breadth.yaml": {},
+    "typha.yaml": {},
+    "typha_symptoms.yaml": {},
+    "kube_controllers.yaml": {},
+    "kube_controllers_ipam.yaml": {},
+    "overrides.yaml": {"overrides": OVERRIDES},
+    "links.yaml": LINKS,
+}
+DEFAULT_FIXTURES = tuple(name for name, options in FIXTURE_OPTIONS.items() if not options)
 
 # Metric and recorded series names the expressions select from.
 SELECTED_NAMES = (
@@ -154,7 +166,7 @@ def test_rule_shape():
             continue
         assert set(rule) == {"alert", "expr", "for", "labels", "annotations"}
         assert rule["labels"]["severity"] in ("critical", "warning", "info")
-        assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}
+        assert set(rule["annotations"]) == {"summary", "description", "runbook"}
         assert "${" not in rule["expr"] + rule["annotations"]["summary"] + rule["annotations"]["description"]
 
 
@@ -474,13 +486,16 @@ def runbook_headings() -> list[str]:
     return [m.group(1).strip() for m in re.finditer(r"^##\s+(.+)$", text, flags=re.M)]
 
 
-def test_every_alert_has_a_runbook_section_matching_its_url():
+def test_every_alert_names_its_runbook_section_in_the_shipped_file():
+    """Without alerts.runbookUrlPattern no URL is made up: the annotation names the shipped section."""
     headings = runbook_headings()
     anchors = {github_anchor(h) for h in headings}
+    assert (REPO / RUNBOOKS_PATH) == RUNBOOKS
     for rule in alerts_by_name(build_rule_groups(DEFAULT_JOBS)).values():
-        url = rule["annotations"]["runbook_url"]
-        base, _, anchor = url.partition("#")
-        assert base == DEFAULT_RUNBOOK_BASE_URL
+        assert "runbook_url" not in rule["annotations"]
+        assert "dashboard_url" not in rule["annotations"]
+        path, _, anchor = rule["annotations"]["runbook"].removeprefix("calico-monitoring ").partition("#")
+        assert path == RUNBOOKS_PATH
         assert anchor == rule["alert"].lower()
         assert rule["alert"] in headings, f"docs/runbooks.md has no '## {rule['alert']}' section"
         assert anchor in anchors
@@ -511,12 +526,55 @@ def test_readme_alert_table_states_each_alert_severity_and_why():
         assert why == alert.why.split(":", 1)[1].strip(), name
 
 
-def test_runbook_base_url_is_configurable():
-    groups = build_rule_groups(DEFAULT_JOBS, runbook_base_url="https://wiki.example.com/calico")
+def test_runbook_url_pattern_puts_the_alert_name_and_anchor_in():
+    groups = build_rule_groups(DEFAULT_JOBS, runbook_url_pattern="https://wiki.example.com/calico/{alert}#{anchor}")
     for rule in alerts_by_name(groups).values():
-        assert rule["annotations"]["runbook_url"] == f"https://wiki.example.com/calico#{rule['alert'].lower()}"
-    with pytest.raises(ValueError, match="runbook_base_url"):
-        build_rule_groups(DEFAULT_JOBS, runbook_base_url="")
+        assert (
+            rule["annotations"]["runbook_url"]
+            == f"https://wiki.example.com/calico/{rule['alert']}#{rule['alert'].lower()}"
+        )
+        assert "runbook" not in rule["annotations"]
+    base = build_rule_groups(
+        DEFAULT_JOBS, runbook_url_pattern="https://git.example.com/ops/cm/-/blob/v1/docs/runbooks.md#{anchor}"
+    )
+    down = alerts_by_name(base)["CalicoFelixDown"]["annotations"]["runbook_url"]
+    assert down == "https://git.example.com/ops/cm/-/blob/v1/docs/runbooks.md#calicofelixdown"
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "https://wiki.example.com/calico",  # no placeholder: every alert would share one page
+        "https://wiki.example.com/{name}",  # an unknown placeholder
+        "docs/runbooks.md#{anchor}",  # not an http(s) URL
+        "https://user@wiki.example.com/{alert}",
+        "https://wiki.example.com/{alert} x",
+        "",
+    ],
+)
+def test_runbook_url_pattern_is_checked(pattern):
+    assert not is_runbook_url_pattern(pattern)
+    with pytest.raises(ValueError, match="runbook_url_pattern"):
+        build_rule_groups(DEFAULT_JOBS, runbook_url_pattern=pattern)
+
+
+def test_dashboard_url_only_with_a_grafana_url_and_to_each_components_dashboard():
+    plain = alerts_by_name(build_rule_groups(DEFAULT_JOBS))
+    assert not any("dashboard_url" in rule["annotations"] for rule in plain.values())
+    linked = alerts_by_name(build_rule_groups(DEFAULT_JOBS, grafana_url="https://grafana.example.com/sub/"))
+    shipped_uids = {json.loads((REPO / "dashboards" / f"{c}.json").read_text())["uid"] for c in DASHBOARD_UIDS}
+    assert shipped_uids == set(DASHBOARD_UIDS.values())
+    for alert in ALERTS:
+        url = linked[alert.name]["annotations"]["dashboard_url"]
+        assert url.startswith(f"https://grafana.example.com/sub/d/{DASHBOARD_UIDS[alert.component]}?from=now-3h&to=now")
+        per_node = "{{ with $labels.node }}&var-node={{ . | urlquery }}{{ end }}"
+        assert (per_node in url) == ("node" in alert.dashboard_vars), alert.name
+        # the dashboards have a variable for every label an alert selects
+        dashboard = json.loads((REPO / "dashboards" / f"{alert.component}.json").read_text())
+        names = {v["name"] for v in dashboard["templating"]["list"]}
+        assert set(alert.dashboard_vars) <= names, alert.name
+    with pytest.raises(ValueError, match="grafana_url"):
+        build_rule_groups(DEFAULT_JOBS, grafana_url="grafana.example.com")
 
 
 # --- promtool -----------------------------------------------------------------
@@ -553,14 +611,14 @@ def test_promtool_check_rules(promtool, tmp_path, kwargs):
 
 def test_every_fixture_file_is_listed():
     on_disk = sorted(p.name for p in FIXTURES.glob("*.yaml"))
-    assert on_disk == sorted(FIXTURE_OVERRIDES)
+    assert on_disk == sorted(FIXTURE_OPTIONS)
 
 
-@pytest.mark.parametrize("fixture", sorted(FIXTURE_OVERRIDES))
+@pytest.mark.parametrize("fixture", sorted(FIXTURE_OPTIONS))
 def test_promtool_unit_tests(promtool, tmp_path, fixture):
     spec = yaml.safe_load((FIXTURES / fixture).read_text(encoding="utf-8"))
     assert spec["rule_files"] == ["rules.yaml"]
-    write_rules(tmp_path, build_rule_groups(DEFAULT_JOBS, FIXTURE_OVERRIDES[fixture]))
+    write_rules(tmp_path, build_rule_groups(DEFAULT_JOBS, **FIXTURE_OPTIONS[fixture]))
     shutil.copy(FIXTURES / fixture, tmp_path / fixture)
     output = run_promtool(promtool, "test", "rules", str(tmp_path / fixture))
     assert "SUCCESS" in output
@@ -570,7 +628,7 @@ def test_promtool_scoping_with_an_escaped_job_value(promtool, tmp_path):
     """A job value needing escapes selects exactly its own series."""
     job = 'team "a"\\prod'
     write_rules(tmp_path, build_rule_groups({"kube-controllers": job}, components=["kube-controllers"]))
-    url = DEFAULT_RUNBOOK_BASE_URL + "#"
+    runbook = "calico-monitoring docs/runbooks.md#"
     test_file = {
         "rule_files": ["rules.yaml"],
         "evaluation_interval": "1m",
@@ -604,7 +662,7 @@ def test_promtool_scoping_with_an_escaped_job_value(promtool, tmp_path):
                                         "target 10.1.0.1:9094) for more than 5m. While it is down, IPAM "
                                         "garbage collection, node cleanup and IP pool metrics stop."
                                     ),
-                                    "runbook_url": url + "calicokubecontrollersdown",
+                                    "runbook": runbook + "calicokubecontrollersdown",
                                 },
                             }
                         ],
@@ -630,7 +688,7 @@ def test_promtool_scoping_with_an_escaped_job_value(promtool, tmp_path):
                                         "Either calico-kube-controllers is not running or its metrics are "
                                         "not being discovered, so IP pool exhaustion cannot be detected."
                                     ),
-                                    "runbook_url": url + "calicokubecontrollerstargetsmissing",
+                                    "runbook": runbook + "calicokubecontrollerstargetsmissing",
                                 },
                             }
                         ],
@@ -659,7 +717,7 @@ def test_promtool_cases_cover_every_alert():
                     for alert in case["exp_alerts"]:
                         # Exact expectations: severity and every annotation.
                         assert "severity" in alert["exp_labels"], (fixture, name)
-                        assert set(alert["exp_annotations"]) == {"summary", "description", "runbook_url"}
+                        assert set(alert["exp_annotations"]) == {"summary", "description", "runbook"}
                 else:
                     silent.add(name)
     assert not set(ALERT_NAMES) - firing, f"alerts with no firing promtool case: {set(ALERT_NAMES) - firing}"

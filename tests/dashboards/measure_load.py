@@ -21,7 +21,7 @@ from typing import ClassVar
 import yaml
 
 from alerts import build_rule_groups
-from components.dashboard_json import shipped_dashboards
+from dashboards.rewrite import shipped_dashboards
 from tests.dashboards.expositions import load_expositions, load_registry
 from tests.dashboards.grafana import panel_queries, substitute
 from tests.dashboards.prometheus_harness import MetricsServer, Prometheus, Target, scrape_config

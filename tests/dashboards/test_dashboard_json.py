@@ -1,4 +1,4 @@
-"""Unit tests of components/dashboard_json.py and of the shipped dashboards' structure."""
+"""Unit tests of dashboards/rewrite.py and of the shipped dashboards' structure."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.dashboard_json import (
+from dashboards.rewrite import (
     DASHBOARDS_DIR,
     DashboardError,
     canonical_json,

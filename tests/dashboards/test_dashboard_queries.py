@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from alerts import COMPONENTS, RECORDING_RULES, build_rule_groups
-from components.dashboard_json import shipped_dashboards
+from dashboards.rewrite import shipped_dashboards
 from tests.dashboards.expositions import load_registry
 from tests.dashboards.grafana import (
     Query,

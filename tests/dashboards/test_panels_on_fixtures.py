@@ -12,10 +12,16 @@ panel on that fixture:
   in its window, a family the fixture does not have).
 
 A NaN is never acceptable: no panel may show NaN to a person.
+
+Every target carries a ``cluster`` label and the rules keep it (``alerts.clusterLabel``), so
+the same queries also run as ``dashboards.clusterLabel`` rewrites them: the same on the
+fixture's cluster, nothing on another. A second kube-controllers job serves one fixture
+from two pods at once (a rollout): its pool panels must read as the one-pod job does.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -24,7 +30,7 @@ import pytest
 import yaml
 
 from alerts import build_rule_groups
-from components.dashboard_json import shipped_dashboards
+from dashboards.rewrite import add_cluster, shipped_dashboards
 from tests.dashboards.expositions import Exposition, load_expositions
 from tests.dashboards.grafana import Query, panel_queries, substitute, unresolved_variables
 from tests.dashboards.prometheus_harness import Prometheus, PrometheusError, Target, scrape_config
@@ -38,6 +44,19 @@ KINDS = ("value", "zero", "none")
 BUILTIN_VALUES = {"__rate_interval": "15s", "__interval": "2s", "__range": "1m", "top_n": "10"}
 MIN_SAMPLES = 8
 STARTUP_BUDGET_SECONDS = 60
+CLUSTER = "fixture-cluster"
+# kube-controllers-trouble served by two pods at once, as during a rollout.
+ROLLOUT_FIXTURE = "kube-controllers-trouble"
+ROLLOUT_JOB = "fixture/kube-controllers-rollout"
+# Panels of one value per pod, or of events each pod counts itself: two pods rightly show more.
+PER_POD_PANELS = {
+    "kube-controllers up / A",
+    "kube-controllers up / B",
+    "CPU / A",
+    "Resident memory / A",
+    "Restarts in the preceding hour / A",
+    "Leak garbage collection / B",
+}
 
 
 def job_of(fixture: str) -> str:
@@ -63,7 +82,27 @@ def targets() -> list[Target]:
                     add_node_label=component != "kube-controllers",
                 )
             )
+    for pod in (1, 2):
+        out.append(
+            Target(
+                ROLLOUT_JOB,
+                ROLLOUT_FIXTURE,
+                f"rollout-{pod}",
+                f"node-r-{pod}",
+                f"10.2.0.{pod}",
+                9094,
+                "kube-controllers",
+                add_node_label=False,
+            )
+        )
     return out
+
+
+def with_cluster_label(config: dict) -> dict:
+    """Every target gets ``cluster``, as a multi-cluster Prometheus' external label or Thanos would add it."""
+    for scrape in config["scrape_configs"]:
+        scrape["relabel_configs"].append({"target_label": "cluster", "replacement": CLUSTER})
+    return config
 
 
 class FixtureServer:
@@ -98,7 +137,9 @@ def query_key(query: Query) -> str:
     return f"{query.panel_title} / {query.ref_id}"
 
 
-def classify(result: list[dict]) -> str:
+def classify(result: list[dict] | str) -> str:
+    if isinstance(result, str):
+        return result
     if not result:
         return "none"
     values = [float(series["value"][1]) for series in result]
@@ -117,12 +158,23 @@ def prometheus(tmp_path_factory):
         rule_files = []
         for name, exposition in sorted(EXPOSITIONS.items()):
             groups = build_rule_groups(
-                {exposition.component: job_of(name)}, components=[exposition.component], include_alerts=False
+                {exposition.component: job_of(name)},
+                components=[exposition.component],
+                include_alerts=False,
+                cluster_label="cluster",
             )
             rule_files.append(write_rule_file(workdir / f"{name}.rules.yml", groups))
+        rollout = build_rule_groups(
+            {"kube-controllers": ROLLOUT_JOB},
+            components=["kube-controllers"],
+            include_alerts=False,
+            cluster_label="cluster",
+        )
+        rule_files.append(write_rule_file(workdir / "rollout.rules.yml", rollout))
         config_file = workdir / "prometheus.yml"
         all_targets = targets()
-        config_file.write_text(yaml.safe_dump(scrape_config(all_targets, server.port, rule_files), sort_keys=False))
+        config = with_cluster_label(scrape_config(all_targets, server.port, rule_files))
+        config_file.write_text(yaml.safe_dump(config, sort_keys=False))
         deadline = time.monotonic() + STARTUP_BUDGET_SECONDS
         instance = Prometheus(binary, config_file, workdir / "data", workdir / "prometheus.log")
         instance.wait_ready(deadline)
@@ -134,13 +186,19 @@ def prometheus(tmp_path_factory):
         server.close()
 
 
-def observe(prometheus: Prometheus, query: Query, fixture: str, now: float) -> str:
-    expr = substitute(query.expr, {"job": job_of(fixture), "node": ".*", "ippool": ".*", **BUILTIN_VALUES})
+def observe(
+    prometheus: Prometheus, query: Query, fixture: str, now: float, job: str | None = None, **values: str
+) -> str:
+    return classify(run(prometheus, query, job or job_of(fixture), now, **values))
+
+
+def run(prometheus: Prometheus, query: Query, job: str, now: float, **values: str) -> list[dict] | str:
+    expr = substitute(query.expr, {"job": job, "node": ".*", "ippool": ".*", **BUILTIN_VALUES, **values})
     left = unresolved_variables(expr)
     if left:
         return f"unknown variables {left}"
     try:
-        return classify(prometheus.query(expr, at=now))
+        return prometheus.query(expr, at=now)
     except PrometheusError as err:
         return f"error {err}"
 
@@ -179,3 +237,58 @@ def test_the_classification_sees_nan_and_zero():
     assert classify([{"value": [0, "0"]}, {"value": [0, "0"]}]) == "zero"
     assert classify([{"value": [0, "0"]}, {"value": [0, "2.5"]}]) == "value"
     assert classify([{"value": [0, "1"]}, {"value": [0, "NaN"]}]) == "NaN"
+
+
+def cluster_queries() -> list[Query]:
+    return [
+        q
+        for name, dashboard in shipped_dashboards().items()
+        for q in panel_queries(name, add_cluster(dashboard, "cluster"))
+    ]
+
+
+def test_with_a_cluster_label_every_panel_shows_its_cluster_and_nothing_of_another(prometheus):
+    now = time.time()
+    table = expectations()
+    problems = []
+    queries_ = cluster_queries()
+    assert len(queries_) == len(queries())
+    for query in queries_:
+        component = DASHBOARD_COMPONENT[query.dashboard]
+        row = table[query.dashboard][query_key(query)]
+        for fixture in sorted(n for n, e in EXPOSITIONS.items() if e.component == component):
+            expected = row.get(fixture, row.get("all"))
+            seen = observe(prometheus, query, fixture, now, cluster=CLUSTER)
+            if seen != expected:
+                problems.append(f"{query} on {fixture} in its cluster: shows {seen}, expected {expected}")
+            other = observe(prometheus, query, fixture, now, cluster="another-cluster")
+            if other != "none":
+                problems.append(f"{query} on {fixture} in another cluster: shows {other}, expected none")
+    assert not problems, "\n".join(problems)
+
+
+def comparable(result: list[dict] | str) -> list[tuple[str, float]] | str:
+    if isinstance(result, str):
+        return result
+    rows = []
+    for series in result:
+        labels = {k: v for k, v in series["metric"].items() if k not in ("job", "instance", "pod")}
+        rows.append((json.dumps(labels, sort_keys=True), round(float(series["value"][1]), 6)))
+    return sorted(rows)
+
+
+def test_kube_controllers_pool_panels_count_a_rollouts_two_pods_once(prometheus):
+    """During a rollout two kube-controllers pods report the same pools; the panels read one, as the rules do."""
+    now = time.time()
+    problems = []
+    compared = 0
+    for query in queries():
+        if query.dashboard != "kube-controllers.json" or query_key(query) in PER_POD_PANELS:
+            continue
+        one = comparable(run(prometheus, query, job_of(ROLLOUT_FIXTURE), now))
+        two = comparable(run(prometheus, query, ROLLOUT_JOB, now))
+        compared += 1
+        if one != two:
+            problems.append(f"{query}: one pod shows {one}, two pods show {two}")
+    assert compared >= 12
+    assert not problems, "\n".join(problems)

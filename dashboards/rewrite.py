@@ -42,7 +42,7 @@ from typing import Any
 
 import yaml
 
-from components import promql
+from builders import promql
 
 DATASOURCE_VARIABLE = "datasource"
 JOB_VARIABLE = "job"
@@ -51,9 +51,9 @@ PROMETHEUS = "prometheus"
 #: The reference every Prometheus query ends up with.
 DATASOURCE_REF: dict[str, str] = {"type": PROMETHEUS, "uid": "${" + DATASOURCE_VARIABLE + "}"}
 
-#: The files in ``dashboards/`` this project ships, by ConfigMap key.
+#: The files in this folder this project ships, by ConfigMap key.
 SHIPPED_DASHBOARD_FILES: tuple[str, ...] = ("felix.json", "typha.json", "kube-controllers.json")
-DASHBOARDS_DIR = Path(__file__).resolve().parent.parent / "dashboards"
+DASHBOARDS_DIR = Path(__file__).resolve().parent
 
 DEFAULT_CONFIGMAP_LIMIT_BYTES = 256 * 1024
 
@@ -346,6 +346,96 @@ def set_job(dashboard: dict, job: str, *, copy: bool = True) -> dict:
     variable["query"] = job
     variable["current"] = {"selected": False, "text": job, "value": job}
     variable["options"] = [{"selected": True, "text": job, "value": job}]
+    return result
+
+
+# --------------------------------------------------------------------------- cluster, thresholds
+
+CLUSTER_VARIABLE = "cluster"
+
+#: Panels that draw the threshold of the alert they mirror, by dashboard key and panel title:
+#: their highest threshold step is that alert's threshold, moved by alerts.overrides.
+ALERT_PANELS: dict[tuple[str, str], str] = {
+    ("felix.json", "Dataplane apply time, 99th percentile"): "CalicoFelixDataplaneApplySlow",
+    ("felix.json", "Datastore resyncs per 15 minutes"): "CalicoFelixFrequentResyncs",
+    ("felix.json", "Felix process restarts per 15 minutes"): "CalicoFelixRestarting",
+    ("felix.json", "Resyncing or restarting"): "CalicoFelixResyncsWidespread",
+    ("typha.json", "Ping round trip, 99th percentile"): "CalicoTyphaPingSlow",
+    ("typha.json", "Client lag, 99th percentile"): "CalicoTyphaClientsLagging",
+    ("kube-controllers.json", "Fullest pool"): "CalicoIPPoolNearlyExhausted",
+    ("kube-controllers.json", "Pool utilisation"): "CalicoIPPoolNearlyExhausted",
+}
+
+
+def _with_label(text: str, is_variable: bool, label: str, value: str) -> str:
+    if not is_variable:
+        return promql.set_label(text, label, lambda _: value)
+    span = promql.variable_query_span(text)
+    if span is None:
+        return text
+    start, end = span
+    return text[:start] + promql.set_label(text[start:end], label, lambda _: value) + text[end:]
+
+
+def add_cluster(dashboard: dict, label: str, *, copy: bool = True) -> dict:
+    """``dashboard`` with a ``cluster`` variable (the values of ``label`` on the job's targets) and
+    ``label="$cluster"`` on every selector of every Prometheus query, for one Grafana over many clusters.
+
+    Call it after ``rewrite_datasources`` and once the job is set (the variable lists ``up{job="$job"}``).
+    """
+    if not isinstance(label, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", label) or label.startswith("__"):
+        raise DashboardError(
+            f"{_describe(dashboard)}: the cluster label must be a Prometheus label name, got {label!r}"
+        )
+    result = _copy(dashboard) if copy else dashboard
+    value = "$" + CLUSTER_VARIABLE
+    for holder, key, is_variable in list(_prometheus_queries(result)):
+        try:
+            holder[key] = _with_label(holder[key], is_variable, label, value)
+        except promql.PromQLNameError as err:
+            raise DashboardError(f"{_describe(dashboard)}: cannot add the cluster matcher: {err}") from None
+    variables = _template_variables(result)
+    if any(v.get("name") == CLUSTER_VARIABLE for v in variables):
+        raise DashboardError(f"{_describe(dashboard)}: already has a {CLUSTER_VARIABLE!r} template variable")
+    query = f'label_values(up{{job="${JOB_VARIABLE}"}}, {label})'
+    variable = {
+        "current": {},
+        "datasource": dict(DATASOURCE_REF),
+        "definition": query,
+        "description": f"The cluster (Prometheus label {label}) every panel shows.",
+        "hide": 0,
+        "includeAll": False,
+        "label": "Cluster",
+        "multi": False,
+        "name": CLUSTER_VARIABLE,
+        "options": [],
+        "query": {"qryType": 1, "query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+        "refresh": 2,
+        "regex": "",
+        "skipUrlSync": False,
+        "sort": 1,
+        "type": "query",
+    }
+    # After the datasource and job variables it reads, before the variables that depend on it.
+    position = max(
+        (i + 1 for i, v in enumerate(variables) if v.get("name") in (DATASOURCE_VARIABLE, JOB_VARIABLE)), default=0
+    )
+    result["templating"]["list"].insert(position, variable)
+    return result
+
+
+def set_alert_thresholds(dashboard: dict, key: str, thresholds: Mapping[str, float], *, copy: bool = True) -> dict:
+    """``dashboard`` (ConfigMap key ``key``) with each panel of ``ALERT_PANELS`` drawing its alert's threshold."""
+    result = _copy(dashboard) if copy else dashboard
+    for panel in _iter_panels(result):
+        alert = ALERT_PANELS.get((key, panel.get("title")))
+        if alert is None or alert not in thresholds:
+            continue
+        value = thresholds[alert]
+        steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        last = dict(steps[-1], value=value)
+        # Steps below the last that would now sit above it (an override lowered the threshold) go.
+        steps[:] = [s for s in steps[:-1] if s.get("value") is None or s["value"] < value] + [last]
     return result
 
 
