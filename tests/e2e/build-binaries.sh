@@ -3,7 +3,7 @@
 # one folder per binary and version, and skips what is already there.
 #
 #   tests/e2e/build-binaries.sh [name ...]     names: modules kubernetes calicoctl pulumi pulumi-kubernetes
-#                                              kwok prometheus-operator prometheus etcd
+#                                              pulumi-yaml kwok prometheus-operator prometheus etcd
 #
 # Cache: $CALICO_MONITORING_E2E_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/calico-monitoring/e2e.
 # Nothing is downloaded except Go modules through the machine's Go module proxy.
@@ -131,6 +131,14 @@ PY
     -o "$bin/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes
 }
 
+build_pulumi_yaml() {
+  local bin=$1 module=github.com/pulumi/pulumi-yaml
+  # The YAML language host for Pulumi YAML programs; its go.mod has no replace, so its own requirements apply.
+  go get -tool "$module/cmd/pulumi-language-yaml@$PULUMI_YAML_VERSION"
+  go build -trimpath -ldflags "-s -w -X $module/pkg/version.Version=$PULUMI_YAML_VERSION" \
+    -o "$bin/pulumi-language-yaml" "$module/cmd/pulumi-language-yaml"
+}
+
 build_kwok() {
   local bin=$1
   go get -tool "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
@@ -173,7 +181,7 @@ fetch_modules() {
     "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION"
 }
 
-names=${*:-modules kubernetes calicoctl pulumi pulumi-kubernetes kwok prometheus-operator prometheus etcd}
+names=${*:-modules kubernetes calicoctl pulumi pulumi-kubernetes pulumi-yaml kwok prometheus-operator prometheus etcd}
 for name in $names; do
   case $name in
     modules) log "modules: downloading calico $CALICO_VERSION and prometheus-operator $PROMETHEUS_OPERATOR_VERSION"; fetch_modules ;;
@@ -182,11 +190,12 @@ for name in $names; do
     calicoctl) build calicoctl "$CALICO_VERSION" build_calicoctl calicoctl ;;
     pulumi) build pulumi "$PULUMI_VERSION" build_pulumi pulumi pulumi-resource-pulumi-python ;;
     pulumi-kubernetes) build pulumi-kubernetes "v$PULUMI_KUBERNETES_VERSION" build_pulumi_kubernetes pulumi-resource-kubernetes ;;
+    pulumi-yaml) build pulumi-yaml "$PULUMI_YAML_VERSION" build_pulumi_yaml pulumi-language-yaml ;;
     kwok) build kwok "$KWOK_VERSION" build_kwok kwok ;;
     prometheus-operator) build prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" build_prometheus_operator prometheus-operator ;;
     prometheus) build prometheus "$PROMETHEUS_VERSION" build_prometheus prometheus promtool ;;
     etcd) build etcd "$ETCD_VERSION" build_etcd etcd ;;
-    *) echo "build-binaries: unknown binary '$name' (known: modules kubernetes calicoctl pulumi pulumi-kubernetes kwok prometheus-operator prometheus etcd)" >&2; exit 2 ;;
+    *) echo "build-binaries: unknown binary '$name' (known: modules kubernetes calicoctl pulumi pulumi-kubernetes pulumi-yaml kwok prometheus-operator prometheus etcd)" >&2; exit 2 ;;
   esac
 done
 log "cache: $cache"

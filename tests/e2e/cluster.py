@@ -54,6 +54,7 @@ def cache_root() -> Path:
 class Binaries:
     pulumi: Path
     pulumi_kubernetes: Path
+    pulumi_language_yaml: Path
     kube_apiserver: Path
     kube_controller_manager: Path
     kube_scheduler: Path
@@ -66,6 +67,7 @@ class Binaries:
     promtool: Path
     pulumi_version: str
     pulumi_kubernetes_version: str
+    pulumi_yaml_version: str
 
     @classmethod
     def locate(cls) -> Binaries:
@@ -77,6 +79,10 @@ class Binaries:
             / f"pulumi-kubernetes-v{pins['PULUMI_KUBERNETES_VERSION']}"
             / "bin"
             / "pulumi-resource-kubernetes",
+            "pulumi_language_yaml": root
+            / f"pulumi-yaml-{pins['PULUMI_YAML_VERSION']}"
+            / "bin"
+            / "pulumi-language-yaml",
             "kube_apiserver": kubernetes / "kube-apiserver",
             "kube_controller_manager": kubernetes / "kube-controller-manager",
             "kube_scheduler": kubernetes / "kube-scheduler",
@@ -98,6 +104,7 @@ class Binaries:
             **found,
             pulumi_version=pins["PULUMI_VERSION"],
             pulumi_kubernetes_version=pins["PULUMI_KUBERNETES_VERSION"],
+            pulumi_yaml_version=pins["PULUMI_YAML_VERSION"],
         )
 
 
