@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STACK ?=
 
-.PHONY: up test lint venv render bench e2e e2e-bin demo demo-down
+.PHONY: up test lint venv render docs bench e2e e2e-bin demo demo-down
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: lint
 # Offline render into rendered/<stack>/ (all stacks when STACK is empty); no Pulumi CLI, no cluster.
 render: $(VENV)/.installed
 	$(VENV)/bin/python -m evaluator.render $(if $(STACK),$(STACK),--all)
+
+# Pulumi.yaml's config block and the README's configuration tables, from the configuration model.
+docs: $(VENV)/.installed
+	$(VENV)/bin/python -m configuration.docs --write
 
 # Cost of the program's own logic on the mock engine, against a bare program registering the same resources.
 bench: $(VENV)/.installed

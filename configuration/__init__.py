@@ -1,6 +1,6 @@
-"""The stack configuration: its typed model (``model``) and how it is read from Pulumi (``loading``)."""
+"""The stack configuration: its typed model (``model``) and how stack values become Settings (``loading``)."""
 
-from configuration.loading import load_settings
+from configuration.loading import load_settings, parse_settings
 from configuration.model import (
     AlertSettings,
     CalicoctlSettings,
@@ -9,16 +9,17 @@ from configuration.model import (
     DashboardSettings,
     EtcdDatastore,
     FelixSettings,
+    KubeControllersSettings,
     KubernetesDatastore,
     KubernetesProviderSettings,
     PodMonitorSettings,
     Secret,
     Settings,
+    TyphaSettings,
     VerifySettings,
     WorkloadSettings,
     duration_ms,
     is_port_name,
-    parse_settings,
 )
 
 __all__ = [
@@ -29,11 +30,13 @@ __all__ = [
     "DashboardSettings",
     "EtcdDatastore",
     "FelixSettings",
+    "KubeControllersSettings",
     "KubernetesDatastore",
     "KubernetesProviderSettings",
     "PodMonitorSettings",
     "Secret",
     "Settings",
+    "TyphaSettings",
     "VerifySettings",
     "WorkloadSettings",
     "duration_ms",

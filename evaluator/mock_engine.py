@@ -184,6 +184,7 @@ def load_stack_file(stack: str, root: Path = ROOT) -> StackConfig:
     """
     path = root / f"Pulumi.{stack}.yaml"
     document = yaml.load(path.read_text(encoding="utf-8"), Loader=StackFileLoader) or {}
+    check_against_project(stack, document.get("config") or {})
     secret_keys = []
     values = {}
     for key, value in (document.get("config") or {}).items():
@@ -192,6 +193,40 @@ def load_stack_file(stack: str, root: Path = ROOT) -> StackConfig:
         if had_secret:
             secret_keys.append(key)
     return StackConfig(config_strings(values), tuple(sorted(secret_keys)))
+
+
+class StackConfigError(pulumi.RunError):
+    """The CLI would refuse this stack file before starting the program."""
+
+
+def check_against_project(stack: str, config: Mapping[str, Any], project_file: Path = ROOT / "Pulumi.yaml") -> None:
+    """What the CLI (v3.274.1, pkg/workspace/config.go) checks before it starts the program: every project
+    key without a default is set, and a value of a typed key has that type (for `object`, a map). It stops
+    at the first problem, with its own wording, so the offline evaluator does too."""
+    declared = (yaml.safe_load(project_file.read_text(encoding="utf-8")) or {}).get("config") or {}
+    required = [key for key, d in declared.items() if "default" not in d and "value" not in d]
+    missing = sorted(key for key in required if key not in config)
+    if missing:
+        quoted = [f"'{key}'" for key in missing]
+        names = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+        raise StackConfigError(
+            f"Stack '{stack}' is missing configuration {'value' if len(missing) == 1 else 'values'} {names}"
+        )
+    for key in sorted(declared):
+        kind = declared[key].get("type")
+        if kind is None or key not in config:
+            continue
+        value = config[key]
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            continue  # its type is only known once decrypted
+        if kind == "object":
+            ok = isinstance(value, dict)
+        elif kind == "string":
+            ok = not isinstance(value, (dict, list))
+        else:
+            continue
+        if not ok:
+            raise StackConfigError(f"Stack '{stack}' with configuration key '{key}' must be of type '{kind}'")
 
 
 def _strip_secure(value: Any) -> tuple[Any, bool]:

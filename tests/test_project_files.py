@@ -6,7 +6,7 @@ import subprocess
 
 import yaml
 
-from configuration import model as settings
+from configuration import Settings, parse_settings
 from evaluator.bench import bare_program
 from evaluator.mock_engine import ROOT, Evaluation, evaluate, load_stack_file
 
@@ -15,7 +15,7 @@ def test_pulumi_yaml_declares_every_setting_with_a_description():
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     assert project["name"] == "calico-monitoring"
     declared = project["config"]
-    accepted = {f"calico-monitoring:{key}" for key in (*settings._OBJECT_KEYS, *settings._STRING_KEYS)}
+    accepted = {f"calico-monitoring:{key}" for key in Settings.listed_keys()}
     assert set(declared) == accepted
     for key, declaration in declared.items():
         assert declaration.get("description"), key
@@ -23,7 +23,7 @@ def test_pulumi_yaml_declares_every_setting_with_a_description():
     assert [key for key, d in declared.items() if "default" not in d] == ["calico-monitoring:datastore"]
     defaults = {key: d["default"] for key, d in declared.items() if "default" in d}
     stack = load_stack_file("example-kdd").values
-    assert settings.parse_settings({**{k: v if isinstance(v, str) else "{}" for k, v in defaults.items()}, **stack})
+    assert parse_settings({**{k: v if isinstance(v, str) else "{}" for k, v in defaults.items()}, **stack})
 
 
 FAKE_PULUMI = """#!/bin/sh

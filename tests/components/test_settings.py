@@ -8,6 +8,7 @@ from configuration import (
     ConfigError,
     EtcdDatastore,
     KubernetesDatastore,
+    PodMonitorSettings,
     Secret,
     VerifySettings,
     duration_ms,
@@ -381,3 +382,72 @@ def test_verify_is_refused_in_render_mode():
     )
     del config["calico-monitoring:verify"]
     assert parse_settings(config).verify is None
+
+
+def problems(values, secret_keys=()):
+    with pytest.raises(ConfigError) as error:
+        parse_settings(values, secret_keys)
+    return [line.removeprefix("  - ") for line in str(error.value).splitlines()[1:]]
+
+
+def test_misspelt_keys_are_answered_with_the_closest_name():
+    assert problems(with_key("felix", {"metricsPorts": 9091})) == [
+        "calico-monitoring:felix.metricsPorts: unknown setting (did you mean metricsPort?); accepted settings are "
+        "goMetrics, metricsHost, metricsPort, processMetrics, scrape"
+    ]
+    (top,) = problems(with_key("datastor", {"type": "kubernetes"}))
+    assert top.startswith(
+        "calico-monitoring:datastor: unknown setting (did you mean calico-monitoring:datastore?); accepted settings "
+        "are calico-monitoring:alerts, "
+    )
+    # Nothing is suggested where nothing is close, and the names code uses are not config names.
+    assert "did you mean" not in problems(with_key("felix", {"port": 9091}))[0]
+    assert problems(with_key("podMonitor", {"keep_only_used_metrics": True}))[0].startswith(
+        "calico-monitoring:podMonitor.keep_only_used_metrics: unknown setting (did you mean keepOnlyUsedMetrics?)"
+    )
+
+
+def test_every_alert_override_problem_is_reported_at_once_at_its_path():
+    overrides = {
+        "CalicoFelixDwn": {"for": "5m"},
+        "CalicoFelixDown": {"severity": "page", "for": 300, "threshold": 2, "severty": "info"},
+        "CalicoIPPoolNearlyExhausted": {"threshold": 90},
+        "CalicoTyphaDown": {"enabled": "false"},
+    }
+    found = problems(with_key("alerts", {"overrides": overrides}))
+    assert found[0].startswith(
+        "calico-monitoring:alerts.overrides.CalicoFelixDwn: unknown alert (did you mean CalicoFelixDown?); "
+        "known alerts are CalicoFelixBPFDirtyEndpoints, "
+    )
+    # In the order the stack lists them.
+    assert found[1:] == [
+        'calico-monitoring:alerts.overrides.CalicoFelixDown.severity: got "page"; expected one of critical, warning, '
+        "info",
+        "calico-monitoring:alerts.overrides.CalicoFelixDown.for: got 300; expected a Prometheus duration such as 30s, "
+        "5m, 1h30m or 1d (units ms, s, m, h, d, w, y)",
+        "calico-monitoring:alerts.overrides.CalicoFelixDown.threshold: CalicoFelixDown has no threshold; it accepts "
+        "enabled, for, severity",
+        "calico-monitoring:alerts.overrides.CalicoFelixDown.severty: unknown setting (did you mean severity?); "
+        "accepted settings are enabled, for, severity",
+        "calico-monitoring:alerts.overrides.CalicoIPPoolNearlyExhausted.threshold: got 90; expected a number greater "
+        "than 0 and at most 1 (fraction of the pool's usable addresses in use)",
+        'calico-monitoring:alerts.overrides.CalicoTyphaDown.enabled: got "false"; expected true or false',
+    ]
+
+
+def test_overrides_reach_the_rules_as_the_stack_gave_them():
+    overrides = {"CalicoFelixDown": {"for": "5m"}, "CalicoIPPoolNearlyExhausted": {"threshold": 0.5, "enabled": True}}
+    assert parse_settings(with_key("alerts", {"overrides": overrides})).alerts.overrides == overrides
+
+
+def test_values_in_a_secret_key_are_never_echoed_even_in_overrides():
+    config = with_key("alerts", {"overrides": {"CalicoFelixDown": {"for": "hunter2"}}})
+    assert problems(config, {"calico-monitoring:alerts"}) == [
+        "calico-monitoring:alerts.overrides.CalicoFelixDown.for: got [secret]; expected a Prometheus duration such as "
+        "30s, 5m, 1h30m or 1d (units ms, s, m, h, d, w, y)"
+    ]
+
+
+def test_settings_built_in_code_use_the_same_defaults():
+    assert PodMonitorSettings(keep_only_used_metrics=True).interval == parse_settings(KDD).pod_monitor.interval
+    assert VerifySettings("http://p:9090").timeout_seconds == 180

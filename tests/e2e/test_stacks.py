@@ -112,6 +112,27 @@ def test_the_cli_reads_stack_files_as_make_render_does(make_cluster, make_stack)
     assert 'calico-monitoring:dashboards.enabled: got "yes"; expected true or false' in failed.stdout + failed.stderr
 
 
+def test_the_cli_refuses_a_non_object_for_an_object_key_as_make_render_does(make_cluster, make_stack, tmp_path):
+    # Pulumi.yaml declares the object keys `type: object`: the CLI checks that before the program runs.
+    from evaluator.mock_engine import StackConfigError, load_stack_file
+
+    cluster = make_cluster(calico=False, monitoring_crds=False)
+    stack = make_stack(cluster, example_config("example-kdd"))
+    stack_file = stack.project / f"Pulumi.{stack.name}.yaml"
+    text = stack_file.read_text()
+    stack_file.write_text(
+        ("\n" + text).replace("\nconfig:\n", "\nconfig:\n  calico-monitoring:verify: http://p:9090\n", 1)
+    )
+    failed = stack.preview(check=False)
+    assert failed.returncode != 0
+    message = f"Stack '{stack.name}' with configuration key 'calico-monitoring:verify' must be of type 'object'"
+    assert message in failed.stdout + failed.stderr
+    (tmp_path / f"Pulumi.{stack.name}.yaml").write_text(stack_file.read_text())
+    with pytest.raises(StackConfigError) as offline:
+        load_stack_file(stack.name, tmp_path)
+    assert str(offline.value) == message
+
+
 @pytest.mark.parametrize("missing", ["prometheus-operator", "calico-node"])
 def test_preview_fails_early_naming_a_missing_prerequisite(make_cluster, make_stack, missing):
     cluster = make_cluster(monitoring_crds=missing != "prometheus-operator")

@@ -112,3 +112,28 @@ def test_stack_files_are_read_as_the_cli_reads_them(tmp_path):
     result = run_render("yaml12", "--stacks-dir", str(tmp_path), "--out", str(tmp_path / "out"), cwd=ROOT)
     assert result.returncode == 1  # `yes` is not a boolean for the CLI either: the same message in both
     assert 'calico-monitoring:dashboards.enabled: got "yes"; expected true or false' in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            "  calico-monitoring:verify: http://p:9090\n  calico-monitoring:datastore: {type: kubernetes}\n",
+            "Stack 'typed' with configuration key 'calico-monitoring:verify' must be of type 'object'",
+        ),
+        (
+            "  calico-monitoring:install: [manifest]\n  calico-monitoring:datastore: {type: kubernetes}\n",
+            "Stack 'typed' with configuration key 'calico-monitoring:install' must be of type 'string'",
+        ),
+        (
+            "  calico-monitoring:felix: {}\n",
+            "Stack 'typed' is missing configuration value 'calico-monitoring:datastore'",
+        ),
+    ],
+)
+def test_stack_files_the_cli_refuses_before_the_program_runs_are_refused_alike(tmp_path, config, message):
+    # The CLI's own checks against Pulumi.yaml's declarations (tests/e2e/test_stacks.py sees its wording).
+    (tmp_path / "Pulumi.typed.yaml").write_text("config:\n  kubernetes:context: c\n" + config)
+    result = run_render("typed", "--stacks-dir", str(tmp_path), "--out", str(tmp_path / "out"), cwd=ROOT)
+    assert result.returncode == 1
+    assert f"render: stack typed: {message}" in result.stderr
