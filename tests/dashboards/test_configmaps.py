@@ -37,7 +37,7 @@ def test_a_panel_that_mirrors_an_alert_draws_its_default_threshold_in_red(key, t
     assert steps(found)[-1] == ("red", DEFAULT_THRESHOLDS[alert]), (title, alert)
     if found["type"] == "timeseries":
         assert found["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"] == {"mode": "line"}
-    assert alert in found["description"]
+    assert alert in found["description"] and "alerts.overrides" in found["description"], title
 
 
 def test_an_override_moves_every_line_of_its_alert():
