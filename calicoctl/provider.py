@@ -193,6 +193,15 @@ def restore_patch(originals: dict[str, Any]) -> dict[str, Any]:
     return _merge(restore, {"metadata": {"annotations": {ORIGINALS_ANNOTATION: None}}})
 
 
+# How the API server's refusals reach calicoctl's output: RBAC's Forbidden (which names the user,
+# verb and resource) and credentials it does not accept.
+REFUSALS = (" is forbidden: User ", "connection is unauthorized: Unauthorized")
+
+
+def refused(error: CalicoctlError) -> bool:
+    return any(refusal in str(error) for refusal in REFUSALS)
+
+
 class CalicoctlPatchProvider(dynamic.ResourceProvider):
     """CRUD of one calicoctl patch. Stateless: everything comes from the resource's properties."""
 
@@ -269,6 +278,14 @@ class CalicoctlPatchProvider(dynamic.ResourceProvider):
         try:
             live = Calicoctl(news).get()
         except CalicoctlError as error:
+            if refused(error):
+                # A missing permission is no passing trouble: a preview would go green without its drift check.
+                # calicoctl's hint about its version check does not apply to a refusal.
+                reason = str(error).replace("\nUse --allow-version-mismatch to override", "")
+                raise CalicoctlError(
+                    f"could not read the live resource to check for drift: {reason}\n"
+                    "the identity that runs pulumi lacks a permission: see rbac/ (README: Least-privilege RBAC)"
+                ) from None
             pulumi.log.warn(f"could not read the live resource to check for drift: {error}")
             return dynamic.DiffResult(changes=False)
         return dynamic.DiffResult(changes=live is None or bool(drifted_fields(live, news["patch"])))

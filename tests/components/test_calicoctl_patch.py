@@ -24,7 +24,7 @@ def provider(sandbox, monkeypatch):
     monkeypatch.setenv("HOME", str(sandbox.home))
     monkeypatch.setenv("TMPDIR", str(sandbox.tmp))
     monkeypatch.setenv("FAKE_CALICOCTL_DIR", str(sandbox.state))
-    for name in ("KUBECONFIG", "FAKE_CALICOCTL_FAIL", "FAKE_CALICOCTL_DROP"):
+    for name in ("KUBECONFIG", "FAKE_CALICOCTL_FAIL", "FAKE_CALICOCTL_FAIL_MESSAGE", "FAKE_CALICOCTL_DROP"):
         monkeypatch.delenv(name, raising=False)
     return CalicoctlPatchProvider()
 
@@ -154,6 +154,30 @@ def test_drift_shows_in_diff_and_update_repairs_it(sandbox, provider, felix_patc
     repaired = provider.update(created.id, created.outs, props)
     assert felix(sandbox)["spec"]["prometheusMetricsEnabled"] is True
     assert repaired.outs["originals"] == created.outs["originals"]
+
+
+# What calicoctl v3.31 (Kubernetes datastore) printed in the e2e suite for an identity without the preview rights.
+FORBIDDEN = (
+    "failed to get resources: unable to get Cluster Information to verify version mismatch: connection is "
+    'unauthorized: clusterinformations.crd.projectcalico.org "default" is forbidden: User "calico-monitoring-preview" '
+    'cannot get resource "clusterinformations" in API group "crd.projectcalico.org" at the cluster scope\n'
+    "Use --allow-version-mismatch to override"
+)
+
+
+def test_diff_fails_naming_a_refused_permission_but_only_warns_when_calicoctl_cannot_read(
+    sandbox, provider, felix_patch, monkeypatch
+):
+    sandbox.seed("FelixConfiguration", "default", ORIGINAL)
+    created = provider.create(felix_patch().props)
+    monkeypatch.setenv("FAKE_CALICOCTL_FAIL", "get")
+    assert provider.diff(created.id, created.outs, felix_patch().props).changes is False
+    monkeypatch.setenv("FAKE_CALICOCTL_FAIL_MESSAGE", FORBIDDEN)
+    with pytest.raises(CalicoctlError) as raised:
+        provider.diff(created.id, created.outs, felix_patch().props)
+    message = str(raised.value)
+    assert 'cannot get resource "clusterinformations" in API group "crd.projectcalico.org"' in message
+    assert "see rbac/" in message and "--allow-version-mismatch" not in message
 
 
 @pytest.mark.parametrize("failing", ["get", "patch"])

@@ -4,6 +4,7 @@
 Environment it reads (set by the tests, inherited through the scripts):
   FAKE_CALICOCTL_DIR    where calls.jsonl and the resource files live
   FAKE_CALICOCTL_FAIL   "get", "patch" or "all": that call fails like calicoctl does
+  FAKE_CALICOCTL_FAIL_MESSAGE  what the failing call prints instead of the default refusal
   FAKE_CALICOCTL_DROP   a spec field a patch silently ignores (an older Calico, say)
 
 Each call appends one JSON line to calls.jsonl with its argv, the datastore
@@ -82,7 +83,10 @@ def main(argv):
     verb = words[0] if words else ""
     if fail in (verb, "all"):
         # calicoctl reports most failures on stdout and exits 1.
-        print("connection is unauthorized: etcdserver: the fake datastore refuses this " + verb)
+        print(
+            os.environ.get("FAKE_CALICOCTL_FAIL_MESSAGE")
+            or "connection is unauthorized: etcdserver: the fake datastore refuses this " + verb
+        )
         return 1
     if verb not in ("get", "patch") or len(words) < 3:
         print("fake calicoctl: unsupported call " + json.dumps(argv[1:]))
