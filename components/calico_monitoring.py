@@ -12,7 +12,7 @@ from builders.manifests import OPERATOR_KUBE_CONTROLLERS_SERVICE, OPERATOR_TYPHA
 from calicoctl.command import CalicoctlTarget
 from components.alerts import CalicoAlerts
 from components.dashboards import CalicoDashboards
-from components.felix import FelixMetrics, FelixMetricsArgs
+from components.felix import FelixMetrics, FelixMetricsArgs, UpgradeFrom
 from components.kube_controllers import KubeControllersMetrics, KubeControllersMetricsArgs
 from components.monitors import WorkloadScrape
 from components.prerequisites import ClusterPrerequisites
@@ -126,8 +126,7 @@ class CalicoMonitoring(pulumi.ComponentResource):
                 calico_node=settings.calico_node,
                 pod_monitor=settings.pod_monitor,
                 declare_port=settings.declares_ports,
-                upgrade_parent_urn=self.urn,
-                upgrade_prefix=name,
+                upgrade_from=UpgradeFrom(root_urn=self.urn, root_name=name),
             ),
             opts=kubernetes,
         )

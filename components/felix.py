@@ -14,12 +14,110 @@ from builders.sdk_values import plain
 from builders.urns import child_urn
 from calicoctl.command import CalicoctlTarget, calicoctl_patch_command
 from calicoctl.scripts import felix_patch
-from components.monitors import custom_resource, service_scrape_resources
+from components.monitors import MetricsServiceMonitor, MetricsServiceMonitorArgs, custom_resource
 from configuration import CalicoNodeSettings, FelixSettings, PodMonitorSettings
 
-# Components that earlier releases put between the root and Felix's Kubernetes resources.
 CALICO_NODE_METRICS_PORT_TYPE = "calico-monitoring:index:CalicoNodeMetricsPort"
 FELIX_POD_MONITOR_TYPE = "calico-monitoring:index:FelixPodMonitor"
+DAEMONSET_PATCH_TYPE = "kubernetes:apps/v1:DaemonSetPatch"
+POD_MONITOR_TYPE = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+
+
+@dataclass(frozen=True)
+class UpgradeFrom:
+    """Where release 0.2 registered Felix's parts: directly under the root component."""
+
+    root_urn: pulumi.Input[str]
+    root_name: str
+
+    def component(self, type_: str, suffix: str) -> pulumi.Output[str]:
+        return pulumi.Output.from_input(self.root_urn).apply(
+            lambda urn: child_urn(urn, type_, f"{self.root_name}-{suffix}")
+        )
+
+
+@dataclass(frozen=True)
+class CalicoNodeMetricsPortArgs:
+    calico_node: CalicoNodeSettings
+    metrics_port: int
+    upgrade_from: UpgradeFrom | None = None
+
+
+class CalicoNodeMetricsPort(pulumi.ComponentResource):
+    """Declares Felix's metrics port on the calico-node DaemonSet (rolls every calico-node pod once)."""
+
+    rollout: pulumi.Output[Any]
+
+    def __init__(self, name: str, args: CalicoNodeMetricsPortArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        old = (
+            args.upgrade_from.component(CALICO_NODE_METRICS_PORT_TYPE, "calico-node-port")
+            if args.upgrade_from
+            else None
+        )
+        super().__init__(
+            CALICO_NODE_METRICS_PORT_TYPE,
+            name,
+            None,
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[old] if old is not None else [])),
+        )
+        manifest = calico_node_port_patch(args.calico_node, args.metrics_port)
+        patch_aliases = (
+            [old.apply(lambda urn: child_urn(urn, DAEMONSET_PATCH_TYPE, f"{urn.rsplit('::', 1)[1]}-daemonset-patch"))]
+            if old is not None
+            else []
+        )
+        self.patch = k8s.apps.v1.DaemonSetPatch(
+            f"{name}-daemonset-patch",
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            opts=pulumi.ResourceOptions(parent=self, aliases=patch_aliases),
+        )
+        # Read back after the patch on every run: the first `up` shows the rollout just started,
+        # any later `up` (with nothing to change) where it stands.
+        live = k8s.apps.v1.DaemonSet.get(
+            f"{name}-daemonset",
+            f"{args.calico_node.namespace}/{args.calico_node.daemon_set}",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.patch]),
+        )
+        self.rollout = pulumi.Output.all(live.metadata, live.status).apply(
+            lambda parts: rollout_status(plain(parts[0]), plain(parts[1]))
+        )
+        self.register_outputs({"rollout": self.rollout})
+
+
+@dataclass(frozen=True)
+class FelixPodMonitorArgs:
+    pod_monitor: PodMonitorSettings
+    calico_node: CalicoNodeSettings
+    upgrade_from: UpgradeFrom | None = None
+
+
+class FelixPodMonitor(pulumi.ComponentResource):
+    """The tutorial's PodMonitor for Felix on every calico-node pod."""
+
+    pod_monitor: pulumi.CustomResource
+
+    def __init__(self, name: str, args: FelixPodMonitorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        # Release 0.2 named it <root>-felix-podmonitor, and its PodMonitor <root>-felix-podmonitor-podmonitor.
+        old = args.upgrade_from.component(FELIX_POD_MONITOR_TYPE, "felix-podmonitor") if args.upgrade_from else None
+        super().__init__(
+            FELIX_POD_MONITOR_TYPE,
+            name,
+            None,
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[old] if old is not None else [])),
+        )
+        monitor_aliases = (
+            [old.apply(lambda urn: child_urn(urn, POD_MONITOR_TYPE, f"{urn.rsplit('::', 1)[1]}-podmonitor"))]
+            if old is not None
+            else []
+        )
+        self.pod_monitor = custom_resource(
+            f"{name}-podmonitor",
+            felix_pod_monitor(args.pod_monitor, args.calico_node),
+            self,
+            aliases=monitor_aliases,
+        )
+        self.register_outputs({})
 
 
 @dataclass(frozen=True)
@@ -31,10 +129,7 @@ class FelixMetricsArgs:
     # True: declare the port on the calico-node DaemonSet and scrape with a PodMonitor (rolls
     # calico-node once). False: a headless Service and a ServiceMonitor (nothing restarts).
     declare_port: bool
-    # The root component's URN, from which the names of earlier releases are built (aliases).
-    upgrade_parent_urn: pulumi.Input[str]
-    # The root component's name, which earlier releases used as the prefix of these resources.
-    upgrade_prefix: str
+    upgrade_from: UpgradeFrom | None = None
 
 
 class FelixMetrics(pulumi.ComponentResource):
@@ -54,64 +149,33 @@ class FelixMetrics(pulumi.ComponentResource):
         self.applied = self.command.applied
         self.job = args.pod_monitor.job
         self.rollout = None
-        root = pulumi.Output.from_input(args.upgrade_parent_urn)
-        prefix = args.upgrade_prefix
-
-        def old(component_type: str, component: str, type_: str, resource: str) -> pulumi.Output[str]:
-            return root.apply(lambda urn: child_urn(child_urn(urn, component_type, component), type_, resource))
-
         if args.declare_port:
-            manifest = calico_node_port_patch(args.calico_node, args.felix.metrics_port)
-            port = f"{prefix}-calico-node-port"
-            self.port_patch = k8s.apps.v1.DaemonSetPatch(
+            port = CalicoNodeMetricsPort(
                 f"{name}-calico-node-port",
-                metadata=manifest["metadata"],
-                spec=manifest["spec"],
-                opts=pulumi.ResourceOptions(
-                    parent=self,
-                    depends_on=[self.command],
-                    aliases=[
-                        old(
-                            CALICO_NODE_METRICS_PORT_TYPE,
-                            port,
-                            "kubernetes:apps/v1:DaemonSetPatch",
-                            f"{port}-daemonset-patch",
-                        )
-                    ],
-                ),
+                CalicoNodeMetricsPortArgs(args.calico_node, args.felix.metrics_port, args.upgrade_from),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.command]),
             )
-            # Read back after the patch on every run: the first `up` shows the rollout just started,
-            # any later `up` (with nothing to change) where it stands.
-            live = k8s.apps.v1.DaemonSet.get(
-                f"{name}-calico-node",
-                f"{args.calico_node.namespace}/{args.calico_node.daemon_set}",
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.port_patch]),
-            )
-            self.rollout = pulumi.Output.all(live.metadata, live.status).apply(
-                lambda parts: rollout_status(plain(parts[0]), plain(parts[1]))
-            )
-            monitor = f"{prefix}-felix-podmonitor"
-            self.monitor = custom_resource(
-                f"{name}-podmonitor",
-                felix_pod_monitor(args.pod_monitor, args.calico_node),
-                self,
-                [self.port_patch],
-                aliases=[
-                    old(
-                        FELIX_POD_MONITOR_TYPE,
-                        monitor,
-                        "kubernetes:monitoring.coreos.com/v1:PodMonitor",
-                        f"{monitor}-podmonitor",
-                    )
-                ],
-            )
+            self.rollout = port.rollout
+            self.monitor = FelixPodMonitor(
+                f"{name}-monitor",
+                FelixPodMonitorArgs(args.pod_monitor, args.calico_node, args.upgrade_from),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[port]),
+            ).pod_monitor
         else:
-            service, monitor_manifest = felix_service_scrape(
-                args.pod_monitor, args.calico_node, args.felix.metrics_port
+            service, monitor = felix_service_scrape(args.pod_monitor, args.calico_node, args.felix.metrics_port)
+            # Release 0.2 had it as <root>-felix-monitor under the root: the same name, now under Felix.
+            old = (
+                args.upgrade_from.component("calico-monitoring:index:MetricsServiceMonitor", "felix-monitor")
+                if args.upgrade_from
+                else None
             )
-            self.service, self.monitor = service_scrape_resources(
-                name, service, monitor_manifest, self, [self.command], legacy_parent_urn=root
-            )
+            self.monitor = MetricsServiceMonitor(
+                f"{name}-monitor",
+                MetricsServiceMonitorArgs(monitor=monitor, service=service, old_urn=old, old_name=f"{name}-monitor"),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[self.command], aliases=[old] if old is not None else []
+                ),
+            ).service_monitor
         outputs: dict[str, Any] = {"applied": self.applied, "job": self.job}
         if self.rollout is not None:
             outputs["rollout"] = self.rollout

@@ -1,8 +1,4 @@
-"""The Kubernetes resources of a scrape, created as children of the part they monitor.
-
-Not ComponentResources themselves: each part (Felix, Typha, kube-controllers) owns its
-monitor directly, so resource names say `<part>-podmonitor`, `<part>-servicemonitor`.
-"""
+"""What scrapes a Calico part: PodMonitors, and ServiceMonitors with the Service they select."""
 
 from __future__ import annotations
 
@@ -17,7 +13,6 @@ from builders.manifests import app_selector, pod_monitor, service_monitor, servi
 from builders.urns import child_urn
 from configuration import PodMonitorSettings, WorkloadSettings
 
-# Types that earlier releases put between a part and its monitor resources.
 METRICS_SERVICE_MONITOR_TYPE = "calico-monitoring:index:MetricsServiceMonitor"
 SERVICE_TYPE = "kubernetes:core/v1:Service"
 SERVICE_MONITOR_TYPE = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
@@ -44,45 +39,49 @@ def custom_resource(
     )
 
 
-def service_scrape_resources(
-    name: str,
-    service: dict[str, Any] | None,
-    monitor: dict[str, Any],
-    parent: pulumi.Resource,
-    depends_on: Sequence[pulumi.Resource],
-    *,
-    legacy_parent_urn: pulumi.Input[str],
-) -> tuple[k8s.core.v1.Service | None, pulumi.CustomResource]:
-    """``<name>-service`` (when Calico brings no Service) and ``<name>-servicemonitor`` selecting it.
+@dataclass(frozen=True)
+class MetricsServiceMonitorArgs:
+    monitor: dict[str, Any]
+    service: dict[str, Any] | None = None
+    # Where an earlier release had this component (its URN and name), when it has moved since.
+    old_urn: pulumi.Input[str] | None = None
+    old_name: str = ""
 
-    Up to 0.2 both sat in a MetricsServiceMonitor component ``<name>-monitor`` under
-    ``legacy_parent_urn``; the aliases carry a stack made then over without replacing them.
-    """
-    old_component = pulumi.Output.from_input(legacy_parent_urn).apply(
-        lambda urn: child_urn(urn, METRICS_SERVICE_MONITOR_TYPE, f"{name}-monitor")
-    )
 
-    def old(type_: str, suffix: str) -> pulumi.Output[str]:
-        return old_component.apply(lambda urn: child_urn(urn, type_, f"{name}-monitor-{suffix}"))
+class MetricsServiceMonitor(pulumi.ComponentResource):
+    """A ServiceMonitor, and the headless Service it selects when Calico brings none."""
 
-    created: k8s.core.v1.Service | None = None
-    if service is not None:
-        created = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=service["metadata"],
-            spec=service["spec"],
-            opts=pulumi.ResourceOptions(
-                parent=parent, depends_on=list(depends_on), aliases=[old(SERVICE_TYPE, "service")]
-            ),
+    service: k8s.core.v1.Service | None
+    service_monitor: pulumi.CustomResource
+
+    def __init__(
+        self,
+        name: str,
+        args: MetricsServiceMonitorArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(METRICS_SERVICE_MONITOR_TYPE, name, None, opts)
+        old = [pulumi.Output.from_input(args.old_urn)] if args.old_urn is not None else []
+
+        def aliases(type_: str, suffix: str) -> list[pulumi.Input[str]]:
+            return [urn.apply(lambda u: child_urn(u, type_, f"{args.old_name}-{suffix}")) for urn in old]
+
+        self.service = None
+        if args.service is not None:
+            self.service = k8s.core.v1.Service(
+                f"{name}-service",
+                metadata=args.service["metadata"],
+                spec=args.service["spec"],
+                opts=pulumi.ResourceOptions(parent=self, aliases=aliases(SERVICE_TYPE, "service")),
+            )
+        self.service_monitor = custom_resource(
+            f"{name}-servicemonitor",
+            args.monitor,
+            self,
+            [self.service] if self.service is not None else [],
+            aliases=aliases(SERVICE_MONITOR_TYPE, "servicemonitor"),
         )
-    monitor_resource = custom_resource(
-        f"{name}-servicemonitor",
-        monitor,
-        parent,
-        [*depends_on, *([created] if created is not None else [])],
-        aliases=[old(SERVICE_MONITOR_TYPE, "servicemonitor")],
-    )
-    return created, monitor_resource
+        self.register_outputs({})
 
 
 @dataclass(frozen=True)
@@ -138,7 +137,9 @@ def scrape_workload(
             port_name=scrape.operator_service["port"],
             **common,
         )
-    _service, monitor_resource = service_scrape_resources(
-        name, service, monitor, parent, depends_on, legacy_parent_urn=parent.urn
+    scrape_component = MetricsServiceMonitor(
+        f"{name}-monitor",
+        MetricsServiceMonitorArgs(monitor=monitor, service=service),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
-    return monitor_resource
+    return scrape_component.service_monitor

@@ -23,8 +23,14 @@ EXPECTED_TREE = [
     (PROVIDER, "calico-monitoring-kubernetes", "calico-monitoring"),
     # Reads of what the cluster must have (CRDs, calico-node), so a preview fails early.
     (COMPONENT + "ClusterPrerequisites", "calico-monitoring-prerequisites", "calico-monitoring"),
-    (PATCH, "calico-monitoring-felix-calico-node-port", "calico-monitoring-felix"),
-    (PODMONITOR, "calico-monitoring-felix-podmonitor", "calico-monitoring-felix"),
+    (COMPONENT + "CalicoNodeMetricsPort", "calico-monitoring-felix-calico-node-port", "calico-monitoring-felix"),
+    (
+        PATCH,
+        "calico-monitoring-felix-calico-node-port-daemonset-patch",
+        "calico-monitoring-felix-calico-node-port",
+    ),
+    (COMPONENT + "FelixPodMonitor", "calico-monitoring-felix-monitor", "calico-monitoring-felix"),
+    (PODMONITOR, "calico-monitoring-felix-monitor-podmonitor", "calico-monitoring-felix-monitor"),
     # Defaults beyond the tutorial: calico-kube-controllers' metrics and the alerts.
     (COMPONENT + "KubeControllersMetrics", "calico-monitoring-kube-controllers", "calico-monitoring"),
     (COMMAND, "calico-monitoring-kube-controllers-calicoctl-patch", "calico-monitoring-kube-controllers"),
@@ -152,8 +158,10 @@ def test_example_stack_registers_the_four_components_in_order(stack):
     assert command.plain_inputs["connection"]["DATASTORE_TYPE"] == {"example-kdd": "kubernetes"}.get(stack, "etcdv3")
 
     # Order: the port patch waits for Felix, the PodMonitor waits for the port.
-    assert evaluation.one(PATCH).dependencies == [command.urn]
-    assert felix_monitor.dependencies == [evaluation.one(PATCH).urn]
+    port_component = evaluation.one(COMPONENT + "CalicoNodeMetricsPort")
+    monitor_component = evaluation.one(COMPONENT + "FelixPodMonitor")
+    assert port_component.dependencies == [command.urn]
+    assert evaluation.one(PATCH).urn in monitor_component.dependencies
 
     provider = evaluation.one(PROVIDER)
     for kubernetes_resource in evaluation.registrations:
@@ -303,29 +311,26 @@ def test_bad_stack_config_stops_before_any_resource(config, message):
     assert evaluation.registrations == []
 
 
-# Resources release 0.2 registered under components that no longer exist: (new name, old URN tail).
+# Resources whose URN changed since release 0.2: new name -> the tail of its old URN.
+_ROOT = "calico-monitoring:index:CalicoMonitoring"
+_PORT = f"{_ROOT}$calico-monitoring:index:CalicoNodeMetricsPort"
+_POD_MONITOR = f"{_ROOT}$calico-monitoring:index:FelixPodMonitor"
+_SERVICE_MONITOR = f"{_ROOT}$calico-monitoring:index:MetricsServiceMonitor"
 RELEASE_0_2_NAMES = {
     "example-kdd": {
-        "calico-monitoring-felix-calico-node-port": "calico-monitoring:index:CalicoMonitoring"
-        "$calico-monitoring:index:CalicoNodeMetricsPort$kubernetes:apps/v1:DaemonSetPatch"
+        "calico-monitoring-felix-calico-node-port": f"{_PORT}::calico-monitoring-calico-node-port",
+        "calico-monitoring-felix-calico-node-port-daemonset-patch": f"{_PORT}$kubernetes:apps/v1:DaemonSetPatch"
         "::calico-monitoring-calico-node-port-daemonset-patch",
-        "calico-monitoring-felix-podmonitor": "calico-monitoring:index:CalicoMonitoring"
-        "$calico-monitoring:index:FelixPodMonitor$kubernetes:monitoring.coreos.com/v1:PodMonitor"
+        "calico-monitoring-felix-monitor": f"{_POD_MONITOR}::calico-monitoring-felix-podmonitor",
+        "calico-monitoring-felix-monitor-podmonitor": f"{_POD_MONITOR}$kubernetes:monitoring.coreos.com/v1:PodMonitor"
         "::calico-monitoring-felix-podmonitor-podmonitor",
     },
     "example-operator": {
-        "calico-monitoring-felix-service": "calico-monitoring:index:CalicoMonitoring"
-        "$calico-monitoring:index:MetricsServiceMonitor$kubernetes:core/v1:Service"
+        "calico-monitoring-felix-monitor": f"{_SERVICE_MONITOR}::calico-monitoring-felix-monitor",
+        "calico-monitoring-felix-monitor-service": f"{_SERVICE_MONITOR}$kubernetes:core/v1:Service"
         "::calico-monitoring-felix-monitor-service",
-        "calico-monitoring-felix-servicemonitor": "calico-monitoring:index:CalicoMonitoring"
-        "$calico-monitoring:index:MetricsServiceMonitor$kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
-        "::calico-monitoring-felix-monitor-servicemonitor",
-        "calico-monitoring-typha-servicemonitor": "calico-monitoring:index:CalicoMonitoring"
-        "$calico-monitoring:index:TyphaMetrics$calico-monitoring:index:MetricsServiceMonitor"
-        "$kubernetes:monitoring.coreos.com/v1:ServiceMonitor::calico-monitoring-typha-monitor-servicemonitor",
-        "calico-monitoring-kube-controllers-servicemonitor": "calico-monitoring:index:CalicoMonitoring"
-        "$calico-monitoring:index:KubeControllersMetrics$calico-monitoring:index:MetricsServiceMonitor"
-        "$kubernetes:monitoring.coreos.com/v1:ServiceMonitor::calico-monitoring-kube-controllers-monitor-servicemonitor",
+        "calico-monitoring-felix-monitor-servicemonitor": f"{_SERVICE_MONITOR}"
+        "$kubernetes:monitoring.coreos.com/v1:ServiceMonitor::calico-monitoring-felix-monitor-servicemonitor",
     },
 }
 

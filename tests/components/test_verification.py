@@ -173,6 +173,6 @@ def test_up_fails_after_the_timeout_naming_every_job_without_its_targets():
         "(kube-prometheus-stack selects `release: <release>`; set podMonitor.labels) and namespace selectors"
     )
     assert monitors_at_first_request == [
-        ["calico-monitoring-felix-podmonitor", "calico-monitoring-kube-controllers-podmonitor"]
+        ["calico-monitoring-felix-monitor-podmonitor", "calico-monitoring-kube-controllers-podmonitor"]
     ]
     assert stub.requests[-1] == CONFIG and stub.requests.count(CONFIG) == 1
