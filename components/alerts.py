@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 
 from alerts import build_rule_groups
@@ -10,18 +12,22 @@ from components.monitors import custom_resource
 from configuration import AlertSettings, DashboardSettings
 
 
+@dataclass(frozen=True)
+class CalicoAlertsArgs:
+    alerts: AlertSettings
+    jobs: dict[str, str]  # component -> the scrape job of its monitor
+    # The dashboards' cluster label and Grafana URL, when the alerts should link them.
+    dashboards: DashboardSettings | None = None
+
+
 class CalicoAlerts(pulumi.ComponentResource):
     """Recording rules (the dashboards use them too) and, unless `alerts.enabled` is false, the alerts."""
 
-    def __init__(
-        self,
-        name: str,
-        alerts: AlertSettings,
-        jobs: dict[str, str],
-        opts: pulumi.ResourceOptions | None = None,
-        dashboards: DashboardSettings | None = None,
-    ) -> None:
+    rule: pulumi.CustomResource
+
+    def __init__(self, name: str, args: CalicoAlertsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("calico-monitoring:index:CalicoAlerts", name, None, opts)
+        alerts, jobs, dashboards = args.alerts, args.jobs, args.dashboards
         groups = build_rule_groups(
             jobs,
             alerts.overrides,

@@ -10,8 +10,8 @@ import pulumi_kubernetes as k8s
 
 from builders.manifests import OPERATOR_KUBE_CONTROLLERS_SERVICE, OPERATOR_TYPHA_SERVICE
 from calicoctl.command import CalicoctlTarget
-from components.alerts import CalicoAlerts
-from components.dashboards import CalicoDashboards
+from components.alerts import CalicoAlerts, CalicoAlertsArgs
+from components.dashboards import CalicoDashboards, CalicoDashboardsArgs
 from components.felix import FelixMetrics, FelixMetricsArgs, UpgradeFrom
 from components.kube_controllers import KubeControllersMetrics, KubeControllersMetricsArgs
 from components.monitors import WorkloadScrape
@@ -156,10 +156,14 @@ class CalicoMonitoring(pulumi.ComponentResource):
             monitors.append(self.kube_controllers.monitor)
         if settings.alerts.enabled or dashboards:
             self.alerts = CalicoAlerts(
-                f"{name}-alerts", settings.alerts, settings.jobs, opts=kubernetes, dashboards=settings.dashboards
+                f"{name}-alerts",
+                CalicoAlertsArgs(alerts=settings.alerts, jobs=settings.jobs, dashboards=settings.dashboards),
+                opts=kubernetes,
             )
         if dashboards:
-            self.dashboards = CalicoDashboards(f"{name}-dashboards", dashboards, opts=kubernetes)
+            self.dashboards = CalicoDashboards(
+                f"{name}-dashboards", CalicoDashboardsArgs(configmaps=dashboards), opts=kubernetes
+            )
         self.outputs = {"felixMetrics": self.felix.applied, "scrapeJobs": settings.jobs}
         if settings.kube_controllers.enabled:
             self.outputs["kubeControllersMetrics"] = self.kube_controllers.applied
