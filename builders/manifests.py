@@ -154,12 +154,33 @@ def _endpoint(
     endpoint: dict[str, Any] = {"port": port_name, "path": settings.path, "interval": settings.interval}
     if settings.scrape_timeout is not None:
         endpoint["scrapeTimeout"] = settings.scrape_timeout
+    if settings.honor_labels:
+        endpoint["honorLabels"] = True
+    # The stack's own after the program's: the job and node labels are set before anything reads them.
+    relabelings = [*relabelings, *(r.manifest() for r in settings.relabelings)]
     if relabelings:
         endpoint["relabelings"] = relabelings
+    metric_relabelings = [r.manifest() for r in settings.metric_relabelings]
     if settings.keep_only_used_metrics:
-        # Applied to scraped samples only: up and scrape_* stay whatever the list says.
-        endpoint["metricRelabelings"] = [keep_relabeling(shipped_used_names(component))]
+        # Applied to scraped samples only: up and scrape_* stay whatever the list says. Last, so that a
+        # metric the stack renames is kept or dropped under the name the queries read.
+        metric_relabelings.append(keep_relabeling(shipped_used_names(component)))
+    if metric_relabelings:
+        endpoint["metricRelabelings"] = metric_relabelings
     return endpoint
+
+
+def _monitor_metadata(name: str, settings: PodMonitorSettings, labels: dict[str, str]) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "namespace": settings.namespace, "labels": labels}
+    if settings.annotations:
+        metadata["annotations"] = dict(settings.annotations)
+    return metadata
+
+
+def _with_sample_limit(spec: dict[str, Any], settings: PodMonitorSettings) -> dict[str, Any]:
+    if settings.sample_limit is not None:
+        spec["sampleLimit"] = settings.sample_limit
+    return spec
 
 
 def pod_monitor(
@@ -176,14 +197,17 @@ def pod_monitor(
     return {
         "apiVersion": MONITORING_API,
         "kind": "PodMonitor",
-        "metadata": {"name": name, "namespace": settings.namespace, "labels": {**selector, **dict(settings.labels)}},
-        "spec": {
-            "selector": {"matchLabels": dict(selector)},
-            "namespaceSelector": {"matchNames": [namespace]},
-            "podMetricsEndpoints": [
-                _endpoint(settings, port_name, [NODE_NAME_RELABELING] if node_label else [], component)
-            ],
-        },
+        "metadata": _monitor_metadata(name, settings, {**selector, **dict(settings.labels)}),
+        "spec": _with_sample_limit(
+            {
+                "selector": {"matchLabels": dict(selector)},
+                "namespaceSelector": {"matchNames": [namespace]},
+                "podMetricsEndpoints": [
+                    _endpoint(settings, port_name, [NODE_NAME_RELABELING] if node_label else [], component)
+                ],
+            },
+            settings,
+        ),
     }
 
 
@@ -237,12 +261,15 @@ def service_monitor(
     return {
         "apiVersion": MONITORING_API,
         "kind": "ServiceMonitor",
-        "metadata": {"name": name, "namespace": settings.namespace, "labels": {**MANAGED_BY, **dict(settings.labels)}},
-        "spec": {
-            "selector": {"matchLabels": dict(selector)},
-            "namespaceSelector": {"matchNames": [namespace]},
-            "endpoints": [_endpoint(settings, port_name, relabelings, component)],
-        },
+        "metadata": _monitor_metadata(name, settings, {**MANAGED_BY, **dict(settings.labels)}),
+        "spec": _with_sample_limit(
+            {
+                "selector": {"matchLabels": dict(selector)},
+                "namespaceSelector": {"matchNames": [namespace]},
+                "endpoints": [_endpoint(settings, port_name, relabelings, component)],
+            },
+            settings,
+        ),
     }
 
 

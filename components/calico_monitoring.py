@@ -124,7 +124,7 @@ class CalicoMonitoring(pulumi.ComponentResource):
                 target=target,
                 felix=settings.felix,
                 calico_node=settings.calico_node,
-                pod_monitor=settings.pod_monitor,
+                pod_monitor=settings.monitor_settings("felix"),
                 declare_port=settings.declares_ports,
                 upgrade_from=UpgradeFrom(root_urn=self.urn, root_name=name),
             ),
@@ -190,7 +190,7 @@ def workload_scrape(
     return WorkloadScrape(
         install=settings.install,
         declare_port=settings.declares_ports,
-        monitors=settings.pod_monitor,
+        monitors=settings.monitor_settings(component),
         component=component,
         operator_service=operator_service,
         job=settings.monitor_job(workload.monitor_name),

@@ -21,6 +21,7 @@ from configuration.model import (
     EtcdDatastore,
     KubeControllersSettings,
     KubernetesDatastore,
+    MonitorSettings,
     Section,
     Settings,
     TyphaSettings,
@@ -148,6 +149,7 @@ def tables() -> dict[str, str]:
         if alias in ("datastore", "typha", "kubeControllers"):
             continue
         found[alias] = "\n".join([*_HEADER, *_rows(model)])
+    found["monitor"] = "\n".join([*_HEADER, *_rows(MonitorSettings)])
     found["datastore-kubernetes"] = "\n".join([*_HEADER, *_rows(KubernetesDatastore, skip=("type",))])
     found["datastore-etcdv3"] = "\n".join([*_HEADER, *_rows(EtcdDatastore, skip=("type",))])
     workload = [

@@ -657,6 +657,127 @@ class CalicoctlSettings(Section):
     )
 
 
+_RELABEL_ACTIONS = (
+    "replace",
+    "keep",
+    "drop",
+    "hashmod",
+    "labelmap",
+    "labeldrop",
+    "labelkeep",
+    "lowercase",
+    "uppercase",
+    "keepequal",
+    "dropequal",
+)
+_PROMETHEUS_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _is_regex(value: str) -> bool:
+    try:
+        re.compile(value)
+    except re.error:
+        return False
+    return True
+
+
+class RelabelConfig(Section):
+    """One prometheus-operator RelabelConfig, as its CRD spells the fields."""
+
+    source_labels: Annotated[
+        tuple[Annotated[str, _checked(lambda v: _PROMETHEUS_LABEL.match(v) is not None)], ...] | None,
+        BeforeValidator(_as_tuple),
+    ] = setting(None, accepts="a list of Prometheus label names", meaning="labels whose values are joined")
+    separator: str | None = setting(None, accepts="a string", meaning="what joins the source labels' values")
+    target_label: Annotated[str | None, _checked(bool)] = setting(
+        None, accepts="a label name", meaning="the label a replace or hashmod writes"
+    )
+    regex: Annotated[str | None, _checked(_is_regex)] = setting(
+        None, accepts="a regular expression", meaning="matched against the joined values"
+    )
+    modulus: Annotated[int | None, Field(ge=1)] = setting(None, accepts="a whole number from 1", meaning="for hashmod")
+    replacement: str | None = setting(None, accepts="a string", meaning="what a replace writes")
+    action: Annotated[
+        str | None,
+        BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
+        _checked(lambda v: v in _RELABEL_ACTIONS),
+    ] = setting(None, accepts="one of " + ", ".join(_RELABEL_ACTIONS), meaning="what to do (default replace)")
+
+    def manifest(self) -> dict[str, Any]:
+        """The entry as it goes into a monitor's relabelings or metricRelabelings."""
+        given = self.model_dump(by_alias=True, exclude_none=True)
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in given.items()}
+
+
+_RELABELINGS_HINT = (
+    "a list of relabel configs ({sourceLabels, separator, targetLabel, regex, modulus, replacement, action})"
+)
+_RELABEL_HINT = (
+    "a relabel config: an object with any of sourceLabels, separator, targetLabel, regex, modulus, replacement, action"
+)
+Relabelings = Annotated[tuple[RelabelConfig, ...], BeforeValidator(_as_tuple)]
+AnnotationKey = Annotated[str, _checked(is_label_key)]
+Annotations = Annotated[dict[AnnotationKey, str], BeforeValidator(_as_dict), AfterValidator(_sorted_pairs)]
+_ANNOTATIONS_HINT = "a map of Kubernetes annotation names to string values"
+_SAMPLE_LIMIT_HINT = "a whole number from 0 (0: no limit)"
+
+
+class MonitorSettings(Section):
+    """One component's monitor: each setting given here replaces podMonitor's for it (labels and
+    annotations are added to podMonitor's)."""
+
+    summary: ClassVar[str] = "This component's monitor; unset settings follow podMonitor"
+
+    interval: Annotated[str | None, _checked(_positive_duration)] = setting(
+        None, accepts=DURATION_HINT, meaning="scrape interval", shown_default="`podMonitor.interval`"
+    )
+    scrape_timeout: Annotated[str | None, _checked(_positive_duration)] = setting(
+        None, accepts=DURATION_HINT, meaning="at most the interval", shown_default="`podMonitor.scrapeTimeout`"
+    )
+    labels: Labels | None = setting(
+        None,
+        accepts=_LABELS_HINT,
+        item=_LABEL_VALUE_HINT,
+        key=_LABEL_KEY_HINT,
+        meaning="added to podMonitor's labels on this monitor",
+        shown_default="`{}`",
+    )
+    annotations: Annotations | None = setting(
+        None,
+        accepts=_ANNOTATIONS_HINT,
+        item="a string",
+        key="a Kubernetes annotation name",
+        meaning="added to podMonitor's annotations on this monitor",
+        shown_default="`{}`",
+    )
+    relabelings: Relabelings | None = setting(
+        None,
+        accepts=_RELABELINGS_HINT,
+        item=_RELABEL_HINT,
+        meaning="relabelings after the program's own (job, node)",
+        shown_default="`podMonitor.relabelings`",
+    )
+    metric_relabelings: Relabelings | None = setting(
+        None,
+        accepts=_RELABELINGS_HINT,
+        item=_RELABEL_HINT,
+        meaning="applied to scraped samples, before keepOnlyUsedMetrics' filter",
+        shown_default="`podMonitor.metricRelabelings`",
+    )
+    honor_labels: bool | None = setting(
+        None,
+        accepts="true or false",
+        meaning="keep the target's labels on conflict",
+        shown_default="`podMonitor.honorLabels`",
+    )
+    sample_limit: Annotated[int | None, Field(ge=0)] = setting(
+        None,
+        accepts=_SAMPLE_LIMIT_HINT,
+        meaning="the scrape fails when a target exposes more samples",
+        shown_default="`podMonitor.sampleLimit`",
+    )
+
+
 _PORT = Annotated[int, Field(ge=1, le=65535)]
 _PORT_HINT = "a port number from 1 to 65535"
 
@@ -684,6 +805,13 @@ class FelixSettings(Section):
         meaning="`pod`: a PodMonitor on a port declared on calico-node; `service`: a headless Service and a "
         "ServiceMonitor, nothing restarts",
         shown_default="`pod` (`service` for operator installs)",
+    )
+    monitor: MonitorSettings = setting(
+        default_factory=MonitorSettings,
+        accepts="an object",
+        meaning="Felix's monitor: `interval`, `scrapeTimeout`, `labels`, `annotations`, `relabelings`, "
+        "`metricRelabelings`, `honorLabels`, `sampleLimit` (each unset one follows `podMonitor`)",
+        shown_default="`{}`",
     )
 
 
@@ -743,10 +871,56 @@ class PodMonitorSettings(Section):
         "(see [Prometheus cost](#prometheus-cost))",
     )
 
+    annotations: Annotations = setting(
+        (),
+        accepts=_ANNOTATIONS_HINT,
+        item="a string",
+        key="a Kubernetes annotation name",
+        meaning="added to every monitor",
+        shown_default="`{}`",
+    )
+    relabelings: Relabelings = setting(
+        (),
+        accepts=_RELABELINGS_HINT,
+        item=_RELABEL_HINT,
+        meaning="relabelings after the program's own (job, node)",
+        shown_default="`[]`",
+    )
+    metric_relabelings: Relabelings = setting(
+        (),
+        accepts=_RELABELINGS_HINT,
+        item=_RELABEL_HINT,
+        meaning="applied to scraped samples, before keepOnlyUsedMetrics' filter",
+        shown_default="`[]`",
+    )
+    honor_labels: bool = setting(False, accepts="true or false", meaning="keep the target's labels on conflict")
+    sample_limit: Annotated[int | None, Field(ge=0)] = setting(
+        None, accepts=_SAMPLE_LIMIT_HINT, meaning="the scrape fails when a target exposes more samples"
+    )
+
     @property
     def job(self) -> str:
         """The `job` label prometheus-operator gives targets of this PodMonitor."""
         return f"{self.namespace}/{self.name}"
+
+    def with_overrides(self, monitor: MonitorSettings) -> PodMonitorSettings:
+        """These settings as one component's monitor gets them: its own where given, else these."""
+        update: dict[str, Any] = {
+            name: getattr(monitor, name)
+            for name in (
+                "interval",
+                "scrape_timeout",
+                "relabelings",
+                "metric_relabelings",
+                "honor_labels",
+                "sample_limit",
+            )
+            if getattr(monitor, name) is not None
+        }
+        for name in ("labels", "annotations"):
+            if getattr(monitor, name) is not None:
+                update[name] = tuple(sorted({**dict(getattr(self, name)), **dict(getattr(monitor, name))}.items()))
+        return self.model_copy(update=update) if update else self
 
     @classmethod
     def checks(cls, data: dict[str, Any], info: ValidationInfo) -> list[InitErrorDetails]:
@@ -781,6 +955,13 @@ class WorkloadSettings(Section):
     )
     monitor_name: Annotated[str, _checked(is_dns1123_subdomain)] = setting(
         accepts=_OBJECT_NAME_HINT, meaning="its monitor; the job is `<podMonitor.namespace>/<monitorName>`"
+    )
+    monitor: MonitorSettings = setting(
+        default_factory=MonitorSettings,
+        accepts="an object",
+        meaning="its monitor: `interval`, `scrapeTimeout`, `labels`, `annotations`, `relabelings`, "
+        "`metricRelabelings`, `honorLabels`, `sampleLimit` (each unset one follows `podMonitor`)",
+        shown_default="`{}`",
     )
 
 
@@ -1233,6 +1414,7 @@ class Settings(Section):
                         f"there are no targets to check; unset {prefix}verify or {prefix}renderYamlTo",
                     )
                 )
+        problems += cls._monitor_timeout_problems(data, info)
         monitor_names = [PodMonitorSettings.value_or_default(data.get("podMonitor") or {}, "name", info)]
         controllers = data.get("kubeControllers") if isinstance(data.get("kubeControllers"), Mapping) else {}
         for model, section in ((TyphaSettings, typha), (KubeControllersSettings, controllers)):
@@ -1247,6 +1429,36 @@ class Settings(Section):
                     f"got {json.dumps(monitor_names)}",
                 )
             )
+        return problems
+
+    @classmethod
+    def _monitor_timeout_problems(cls, data: dict[str, Any], info: ValidationInfo) -> list[InitErrorDetails]:
+        """A component's own interval or scrape timeout against the one it takes from podMonitor."""
+        pod_monitor = data.get("podMonitor") if isinstance(data.get("podMonitor"), Mapping) else {}
+        interval = PodMonitorSettings.value_or_default(pod_monitor, "interval", info)
+        timeout = PodMonitorSettings.valid(pod_monitor, "scrapeTimeout", info)
+        problems = []
+        for key in ("felix", "typha", "kubeControllers"):
+            section = data.get(key)
+            monitor = section.get("monitor") if isinstance(section, Mapping) else None
+            if not isinstance(monitor, Mapping) or not ({"interval", "scrapeTimeout"} & set(monitor)):
+                continue
+            own_interval = MonitorSettings.valid(monitor, "interval", info) or interval
+            own_timeout = MonitorSettings.valid(monitor, "scrapeTimeout", info) or timeout
+            if None in (own_interval, own_timeout) or duration_ms(own_timeout) <= duration_ms(own_interval):
+                continue
+            if "scrapeTimeout" in monitor:
+                problems.append(
+                    value_problem(
+                        (key, "monitor", "scrapeTimeout"), own_timeout, f"at most the scrape interval ({own_interval})"
+                    )
+                )
+            else:
+                problems.append(
+                    value_problem(
+                        (key, "monitor", "interval"), own_interval, f"at least the scrape timeout ({own_timeout})"
+                    )
+                )
         return problems
 
     @classmethod
@@ -1288,6 +1500,11 @@ class Settings(Section):
             )
             return result.model_copy(update={"datastore": datastore})
         return result
+
+    def monitor_settings(self, component: str) -> PodMonitorSettings:
+        """The monitor settings of "felix", "typha" or "kube-controllers": podMonitor's with the component's own."""
+        own = {"felix": self.felix, "typha": self.typha, "kube-controllers": self.kube_controllers}[component]
+        return self.pod_monitor.with_overrides(own.monitor)
 
     @property
     def declares_ports(self) -> bool:

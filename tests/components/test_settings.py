@@ -393,7 +393,7 @@ def problems(values, secret_keys=()):
 def test_misspelt_keys_are_answered_with_the_closest_name():
     assert problems(with_key("felix", {"metricsPorts": 9091})) == [
         "calico-monitoring:felix.metricsPorts: unknown setting (did you mean metricsPort?); accepted settings are "
-        "goMetrics, metricsHost, metricsPort, processMetrics, scrape"
+        "goMetrics, metricsHost, metricsPort, monitor, processMetrics, scrape"
     ]
     (top,) = problems(with_key("datastor", {"type": "kubernetes"}))
     assert top.startswith(
