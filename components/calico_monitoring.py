@@ -126,11 +126,12 @@ class CalicoMonitoring(pulumi.ComponentResource):
                 calico_node=settings.calico_node,
                 pod_monitor=settings.monitor_settings("felix"),
                 declare_port=settings.declares_ports,
+                monitor=settings.monitored("felix"),
                 upgrade_from=UpgradeFrom(root_urn=self.urn, root_name=name),
             ),
             opts=kubernetes,
         )
-        monitors = [self.felix.monitor]
+        monitors = [self.felix.monitor] if self.felix.monitor is not None else []
         if settings.typha.enabled:
             self.typha = TyphaMetrics(
                 f"{name}-typha",
@@ -140,7 +141,8 @@ class CalicoMonitoring(pulumi.ComponentResource):
                 ),
                 opts=kubernetes,
             )
-            monitors.append(self.typha.monitor)
+            if self.typha.monitor is not None:
+                monitors.append(self.typha.monitor)
         if settings.kube_controllers.enabled:
             self.kube_controllers = KubeControllersMetrics(
                 f"{name}-kube-controllers",
@@ -153,8 +155,9 @@ class CalicoMonitoring(pulumi.ComponentResource):
                 ),
                 opts=kubernetes,
             )
-            monitors.append(self.kube_controllers.monitor)
-        if settings.alerts.enabled or dashboards:
+            if self.kube_controllers.monitor is not None:
+                monitors.append(self.kube_controllers.monitor)
+        if settings.jobs and (settings.alerts.enabled or dashboards):  # no jobs: every monitor turned off
             self.alerts = CalicoAlerts(
                 f"{name}-alerts",
                 CalicoAlertsArgs(alerts=settings.alerts, jobs=settings.jobs, dashboards=settings.dashboards),
@@ -194,4 +197,5 @@ def workload_scrape(
         component=component,
         operator_service=operator_service,
         job=settings.monitor_job(workload.monitor_name),
+        monitor=settings.monitored(component),
     )

@@ -130,6 +130,8 @@ class FelixMetricsArgs:
     # calico-node once). False: a headless Service and a ServiceMonitor (nothing restarts).
     declare_port: bool
     upgrade_from: UpgradeFrom | None = None
+    # False (felix.monitor.enabled): metrics on, and the port declared, but no monitor of ours.
+    monitor: bool = True
 
 
 class FelixMetrics(pulumi.ComponentResource):
@@ -138,7 +140,7 @@ class FelixMetrics(pulumi.ComponentResource):
 
     applied: pulumi.Output[Any]
     rollout: pulumi.Output[Any] | None
-    monitor: pulumi.CustomResource
+    monitor: pulumi.CustomResource | None
     job: str
 
     def __init__(self, name: str, args: FelixMetricsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -149,6 +151,7 @@ class FelixMetrics(pulumi.ComponentResource):
         self.applied = self.command.applied
         self.job = args.pod_monitor.job
         self.rollout = None
+        self.monitor = None
         if args.declare_port:
             port = CalicoNodeMetricsPort(
                 f"{name}-calico-node-port",
@@ -156,12 +159,13 @@ class FelixMetrics(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.command]),
             )
             self.rollout = port.rollout
-            self.monitor = FelixPodMonitor(
-                f"{name}-monitor",
-                FelixPodMonitorArgs(args.pod_monitor, args.calico_node, args.upgrade_from),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[port]),
-            ).pod_monitor
-        else:
+            if args.monitor:
+                self.monitor = FelixPodMonitor(
+                    f"{name}-monitor",
+                    FelixPodMonitorArgs(args.pod_monitor, args.calico_node, args.upgrade_from),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[port]),
+                ).pod_monitor
+        elif args.monitor:
             service, monitor = felix_service_scrape(args.pod_monitor, args.calico_node, args.felix.metrics_port)
             # Release 0.2 had it as <root>-felix-monitor under the root: the same name, now under Felix.
             old = (

@@ -28,7 +28,7 @@ class KubeControllersMetrics(pulumi.ComponentResource):
     ours, or the operator's own metrics Service."""
 
     applied: pulumi.Output[Any]
-    monitor: pulumi.CustomResource
+    monitor: pulumi.CustomResource | None
     job: str
 
     def __init__(self, name: str, args: KubeControllersMetricsArgs, opts: pulumi.ResourceOptions | None = None) -> None:

@@ -94,6 +94,7 @@ class WorkloadScrape:
     component: str  # "typha" or "kube-controllers": which shipped queries keepOnlyUsedMetrics keeps
     operator_service: Mapping[str, Any]  # the Tigera operator's metrics Service of the workload
     job: str
+    monitor: bool = True  # False (<component>.monitor.enabled): metrics on, no monitor of ours
 
 
 def scrape_workload(
@@ -104,10 +105,13 @@ def scrape_workload(
     node_label: bool,
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource],
-) -> pulumi.CustomResource:
+) -> pulumi.CustomResource | None:
     """The monitor of a Deployment: a PodMonitor on its declared port (manifest install, pod
     scrape), a ServiceMonitor on a headless Service of ours (manifest install, service
-    scrape), or a ServiceMonitor on the operator's own metrics Service."""
+    scrape), or a ServiceMonitor on the operator's own metrics Service; none when the stack
+    turned the monitor off."""
+    if not scrape.monitor:
+        return None
     common = {"namespace": workload.namespace, "node_label": node_label, "component": scrape.component}
     if scrape.declare_port:
         manifest = pod_monitor(

@@ -25,7 +25,7 @@ class TyphaMetrics(pulumi.ComponentResource):
     operator install: `typhaMetricsPort` on the Installation; the operator configures Typha and
     creates the `calico-typha-metrics` Service, which a ServiceMonitor selects."""
 
-    monitor: pulumi.CustomResource
+    monitor: pulumi.CustomResource | None
     job: str
 
     def __init__(self, name: str, args: TyphaMetricsArgs, opts: pulumi.ResourceOptions | None = None) -> None:

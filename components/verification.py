@@ -52,13 +52,14 @@ class ScrapeVerification(pulumi.ComponentResource):
         objects = list(args.monitors)
         after = pulumi.ResourceOptions(parent=self, depends_on=objects)
         expected: dict[str, pulumi.Input[int]] = {}
-        if felix_scheduled is None:
-            node = settings.calico_node
-            daemon_set = k8s.apps.v1.DaemonSet.get(
-                f"{name}-calico-node", f"{node.namespace}/{node.daemon_set}", opts=after
-            )
-            felix_scheduled = daemon_set.status.apply(desired_number_scheduled)
-        expected["felix"] = felix_scheduled
+        if "felix" in settings.jobs:  # not with felix.monitor.enabled false: no Felix targets of ours
+            if felix_scheduled is None:
+                node = settings.calico_node
+                daemon_set = k8s.apps.v1.DaemonSet.get(
+                    f"{name}-calico-node", f"{node.namespace}/{node.daemon_set}", opts=after
+                )
+                felix_scheduled = daemon_set.status.apply(desired_number_scheduled)
+            expected["felix"] = felix_scheduled
         for component, workload in (("typha", settings.typha), ("kube-controllers", settings.kube_controllers)):
             if component in settings.jobs:
                 deployment = k8s.apps.v1.Deployment.get(

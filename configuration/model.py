@@ -728,6 +728,13 @@ class MonitorSettings(Section):
 
     summary: ClassVar[str] = "This component's monitor; unset settings follow podMonitor"
 
+    enabled: bool | None = setting(
+        None,
+        accepts="true or false",
+        meaning="false: the metrics are still turned on, but this stack creates no monitor for them and leaves "
+        "the component out of its dashboards, alerts and verification (for a scrape set up elsewhere)",
+        shown_default="`true`",
+    )
     interval: Annotated[str | None, _checked(_positive_duration)] = setting(
         None, accepts=DURATION_HINT, meaning="scrape interval", shown_default="`podMonitor.interval`"
     )
@@ -809,8 +816,8 @@ class FelixSettings(Section):
     monitor: MonitorSettings = setting(
         default_factory=MonitorSettings,
         accepts="an object",
-        meaning="Felix's monitor: `interval`, `scrapeTimeout`, `labels`, `annotations`, `relabelings`, "
-        "`metricRelabelings`, `honorLabels`, `sampleLimit` (each unset one follows `podMonitor`)",
+        meaning="Felix's monitor: `enabled`, `interval`, `scrapeTimeout`, `labels`, `annotations`, "
+        "`relabelings`, `metricRelabelings`, `honorLabels`, `sampleLimit` (each unset one follows `podMonitor`)",
         shown_default="`{}`",
     )
 
@@ -959,8 +966,8 @@ class WorkloadSettings(Section):
     monitor: MonitorSettings = setting(
         default_factory=MonitorSettings,
         accepts="an object",
-        meaning="its monitor: `interval`, `scrapeTimeout`, `labels`, `annotations`, `relabelings`, "
-        "`metricRelabelings`, `honorLabels`, `sampleLimit` (each unset one follows `podMonitor`)",
+        meaning="its monitor: `enabled`, `interval`, `scrapeTimeout`, `labels`, `annotations`, "
+        "`relabelings`, `metricRelabelings`, `honorLabels`, `sampleLimit` (each unset one follows `podMonitor`)",
         shown_default="`{}`",
     )
 
@@ -1501,6 +1508,11 @@ class Settings(Section):
             return result.model_copy(update={"datastore": datastore})
         return result
 
+    def monitored(self, component: str) -> bool:
+        """Whether this stack creates the monitor of "felix", "typha" or "kube-controllers"."""
+        own = {"felix": self.felix, "typha": self.typha, "kube-controllers": self.kube_controllers}[component]
+        return own.monitor.enabled is not False
+
     def monitor_settings(self, component: str) -> PodMonitorSettings:
         """The monitor settings of "felix", "typha" or "kube-controllers": podMonitor's with the component's own."""
         own = {"felix": self.felix, "typha": self.typha, "kube-controllers": self.kube_controllers}[component]
@@ -1518,10 +1530,10 @@ class Settings(Section):
     @property
     def jobs(self) -> dict[str, str]:
         """Scrape job per Calico component this stack scrapes (the dashboards and alerts use them)."""
-        jobs = {"felix": self.pod_monitor.job}
-        if self.typha is not None and self.typha.enabled:
+        jobs = {"felix": self.pod_monitor.job} if self.monitored("felix") else {}
+        if self.typha.enabled and self.monitored("typha"):
             jobs["typha"] = self.monitor_job(self.typha.monitor_name)
-        if self.kube_controllers is not None and self.kube_controllers.enabled:
+        if self.kube_controllers.enabled and self.monitored("kube-controllers"):
             jobs["kube-controllers"] = self.monitor_job(self.kube_controllers.monitor_name)
         return jobs
 

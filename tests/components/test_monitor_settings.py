@@ -5,7 +5,9 @@ import pytest
 
 from configuration import ConfigError, parse_settings
 from evaluator.mock_engine import evaluate
+from tests.components.test_verification import TARGETS, Cluster, target, with_verify
 from tests.support.crd_schema import validate_monitoring_object
+from tests.support.prometheus_stub import StubPrometheus
 
 BASE = {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "kubernetes"}}
 PREFIX = "calico-monitoring:"
@@ -114,8 +116,9 @@ def test_bad_monitor_settings_are_named_at_their_path_all_at_once():
         }
     ) == [  # in the order the stack file lists them
         'calico-monitoring:felix.monitor.scrapeTimeout: got "30s"; expected at most the scrape interval (15s)',
-        "calico-monitoring:felix.monitor.intervl: unknown setting (did you mean interval?); accepted settings are "
-        "annotations, honorLabels, interval, labels, metricRelabelings, relabelings, sampleLimit, scrapeTimeout",
+        "calico-monitoring:felix.monitor.intervl: unknown setting (did you mean interval?); accepted settings "
+        "are annotations, enabled, honorLabels, interval, labels, metricRelabelings, relabelings, sampleLimit, "
+        "scrapeTimeout",
         'calico-monitoring:felix.monitor.relabelings[0].action: got "explode"; expected one of replace, keep, drop, '
         "hashmod, labelmap, labeldrop, labelkeep, lowercase, uppercase, keepequal, dropequal",
         "calico-monitoring:felix.monitor.relabelings[1]: got 5; expected a relabel config: an object with any of "
@@ -134,3 +137,49 @@ def test_a_monitor_interval_below_the_inherited_timeout_is_refused():
         ]
         == 'calico-monitoring:typha.monitor.interval: got "10s"; expected at least the scrape timeout (30s)'
     )
+
+
+def registered(config, **kwargs):
+    evaluation = evaluate({**BASE, **{PREFIX + k: v for k, v in config.items()}}, **kwargs)
+    return evaluation, {f"{r.type.split(':')[-1]}/{r.name}" for r in evaluation.registrations}
+
+
+def test_a_monitor_turned_off_leaves_the_metrics_on_and_the_component_out():
+    settings = parse_settings({**BASE, PREFIX + "felix": {"monitor": {"enabled": False}}})
+    assert settings.jobs == {"kube-controllers": "monitoring/calico-kube-controllers"}
+    _, found = registered({"felix": {"monitor": {"enabled": False}}})
+    assert "CalicoctlPatch/calico-monitoring-felix-calicoctl-patch" in found
+    assert "DaemonSetPatch/calico-monitoring-felix-calico-node-port-daemonset-patch" in found  # the port stays
+    assert not any(name.startswith(("PodMonitor/calico-monitoring-felix", "FelixPodMonitor/")) for name in found)
+    assert "ConfigMap/calico-monitoring-dashboards-felix" not in found
+    assert "PodMonitor/calico-monitoring-kube-controllers-podmonitor" in found
+    # The operator's Typha: its metrics still turned on through the Installation, no ServiceMonitor of ours.
+    _, found = registered({"install": "operator", "typha": {"monitor": {"enabled": False}}})
+    assert "InstallationPatch/calico-monitoring-typha-installation-patch" in found
+    assert not any(name.startswith("ServiceMonitor/calico-monitoring-typha") for name in found)
+    assert "ConfigMap/calico-monitoring-dashboards-typha" not in found
+
+
+def test_with_every_monitor_off_no_rule_no_dashboard_and_no_headless_service():
+    config = {
+        "felix": {"scrape": "service", "monitor": {"enabled": False}},
+        "kubeControllers": {"monitor": {"enabled": False}},
+    }
+    _, found = registered(config)
+    assert not {
+        name for name in found if name.split("/")[0] in ("PrometheusRule", "ConfigMap", "Service", "ServiceMonitor")
+    }
+    assert "CalicoctlPatch/calico-monitoring-kube-controllers-calicoctl-patch" in found
+
+
+def test_verification_waits_only_for_the_monitors_of_this_stack():
+    server = StubPrometheus()
+    try:
+        server.answer(TARGETS, {"activeTargets": [target("monitoring/calico-kube-controllers")]})
+        config = {**with_verify(server), PREFIX + "felix": {"monitor": {"enabled": False}}}
+        evaluation = evaluate(config, outputs=Cluster(scheduled=3))
+        assert evaluation.stack_outputs["scrapeTargets"] == {
+            "monitoring/calico-kube-controllers": {"up": 1, "expected": 1}
+        }
+    finally:
+        server.close()
