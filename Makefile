@@ -28,9 +28,11 @@ test: lint
 render: $(VENV)/.installed
 	$(VENV)/bin/python -m evaluator.render $(if $(STACK),$(STACK),--all)
 
-# Pulumi.yaml's config block and the README's configuration tables, from the configuration model.
+# Pulumi.yaml's config block and the README's configuration tables, from the configuration model;
+# the component package's Args (package/args.py) from the same model.
 docs: $(VENV)/.installed
 	$(VENV)/bin/python -m configuration.docs --write
+	$(VENV)/bin/python -m package.generate --write
 
 # Cost of the program's own logic on the mock engine, against a bare program registering the same resources.
 bench: $(VENV)/.installed

@@ -41,9 +41,14 @@ def standalone_script(script: str, environment: dict[str, str | Secret]) -> str:
     return "\n".join(lines) + "\n" + script
 
 
+# What a patch is created as: the dynamic resource in a stack program. Served as a component package,
+# package/provider.py puts its own resource type here, whose CRUD runs in the package's process.
+patch_resource: type[pulumi.CustomResource] = CalicoctlPatch
+
+
 def calicoctl_patch_command(
     name: str, kind: str, patch: dict[str, Any], target: CalicoctlTarget, parent: pulumi.Resource
-) -> CalicoctlPatch:
+) -> pulumi.CustomResource:
     """A calicoctl patch of ``kind default`` that puts the previous values back on delete."""
     props: dict[str, Any] = {
         "kind": kind,
@@ -75,4 +80,4 @@ def calicoctl_patch_command(
         }
     else:
         props["connection"] = as_pulumi_inputs(environment)
-    return CalicoctlPatch(name, props, opts=pulumi.ResourceOptions(parent=parent))
+    return patch_resource(name, props, opts=pulumi.ResourceOptions(parent=parent))

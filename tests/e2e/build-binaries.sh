@@ -3,7 +3,7 @@
 # one folder per binary and version, and skips what is already there.
 #
 #   tests/e2e/build-binaries.sh [name ...]     names: modules kubernetes calicoctl pulumi pulumi-kubernetes
-#                                              pulumi-yaml kwok prometheus-operator prometheus etcd
+#                                              pulumi-yaml sdkgen kwok prometheus-operator prometheus etcd
 #
 # Cache: $CALICO_MONITORING_E2E_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/calico-monitoring/e2e.
 # Nothing is downloaded except Go modules through the machine's Go module proxy.
@@ -49,6 +49,8 @@ build() {
   (cd "$cache/src/$name-$version" && go mod init "e2e.local/$name" >/dev/null 2>&1 && "$step" "$out/bin")
   log "$name $version: built in $((SECONDS - started)) s"
 }
+
+sdkgen_key() { sha256sum "$here/sdkgen/main.go" | cut -c1-12; }
 
 origin_hash() { # the commit behind a module version, from the proxy's record
   go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Origin"]["Hash"])'
@@ -139,6 +141,16 @@ build_pulumi_yaml() {
     -o "$bin/pulumi-language-yaml" "$module/cmd/pulumi-language-yaml"
 }
 
+build_sdkgen() {
+  local bin=$1
+  # Our own tool (tests/e2e/sdkgen): a package's Python SDK from its schema, with the codegen of the CLI's release.
+  cp "$here/sdkgen/main.go" .
+  go mod edit -replace github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+  go get "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
+  go mod tidy
+  go build -trimpath -ldflags "-s -w" -o "$bin/sdkgen" .
+}
+
 build_kwok() {
   local bin=$1
   go get -tool "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
@@ -181,7 +193,7 @@ fetch_modules() {
     "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION"
 }
 
-names=${*:-modules kubernetes calicoctl pulumi pulumi-kubernetes pulumi-yaml kwok prometheus-operator prometheus etcd}
+names=${*:-modules kubernetes calicoctl pulumi pulumi-kubernetes pulumi-yaml sdkgen kwok prometheus-operator prometheus etcd}
 for name in $names; do
   case $name in
     modules) log "modules: downloading calico $CALICO_VERSION and prometheus-operator $PROMETHEUS_OPERATOR_VERSION"; fetch_modules ;;
@@ -191,11 +203,13 @@ for name in $names; do
     pulumi) build pulumi "$PULUMI_VERSION" build_pulumi pulumi pulumi-resource-pulumi-python ;;
     pulumi-kubernetes) build pulumi-kubernetes "v$PULUMI_KUBERNETES_VERSION" build_pulumi_kubernetes pulumi-resource-kubernetes ;;
     pulumi-yaml) build pulumi-yaml "$PULUMI_YAML_VERSION" build_pulumi_yaml pulumi-language-yaml ;;
+    # Keyed by the CLI release and the source, so an edit of main.go rebuilds it.
+    sdkgen) build sdkgen "$PULUMI_VERSION-$(sdkgen_key)" build_sdkgen sdkgen ;;
     kwok) build kwok "$KWOK_VERSION" build_kwok kwok ;;
     prometheus-operator) build prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" build_prometheus_operator prometheus-operator ;;
     prometheus) build prometheus "$PROMETHEUS_VERSION" build_prometheus prometheus promtool ;;
     etcd) build etcd "$ETCD_VERSION" build_etcd etcd ;;
-    *) echo "build-binaries: unknown binary '$name' (known: modules kubernetes calicoctl pulumi pulumi-kubernetes pulumi-yaml kwok prometheus-operator prometheus etcd)" >&2; exit 2 ;;
+    *) echo "build-binaries: unknown binary '$name' (known: modules kubernetes calicoctl pulumi pulumi-kubernetes pulumi-yaml sdkgen kwok prometheus-operator prometheus etcd)" >&2; exit 2 ;;
   esac
 done
 log "cache: $cache"

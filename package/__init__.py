@@ -1,0 +1,1 @@
+"""CalicoMonitoring as a Pulumi component package, served by the Python component provider host."""

@@ -1,0 +1,257 @@
+"""The component package (package/) used by other Pulumi programs, on the real CLI, API server and calicoctl.
+
+A Pulumi YAML program and a Python program, each with its own Kubernetes provider for the test
+cluster, create CalicoMonitoring from the package by path: `up` turns Felix's metrics on,
+`preview --expect-no-changes` finds nothing to do, `destroy` puts FelixConfiguration and
+KubeControllersConfiguration back exactly. The calicoctl patches are the package's own resource
+type, served by its plugin in its own virtualenv: neither consumer's PATH has a python3 with
+Pulumi in it.
+
+What stands in for `pulumi package add` (see the README, "Use it from another Pulumi program"):
+pulumi-yaml v1.25.0 has no Link, so the test writes the YAML project's `packages:` entry; the
+Python language host cannot be built here, so the Python SDK comes from our sdkgen
+(tests/e2e/sdkgen, built by build-binaries.sh) and is pip-installed into the consumer's venv.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.e2e.cluster import cache_root, versions
+from tests.e2e.conftest import ROOT, Stack, prepare_stack
+from tests.e2e.test_manifest_install import spec_of
+
+pytestmark = pytest.mark.e2e
+
+# What the plugin imports: the program's packages, and the package folder beside them.
+PACKAGE_FILES = (
+    "requirements.txt",
+    "package",
+    *tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"],
+)
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def sdkgen() -> Path:
+    key = hashlib.sha256((ROOT / "tests/e2e/sdkgen/main.go").read_bytes()).hexdigest()[:12]
+    path = cache_root() / f"sdkgen-{versions()['PULUMI_VERSION']}-{key}" / "bin" / "sdkgen"
+    if not path.exists():
+        pytest.fail(f"e2e binaries missing (run `make e2e-bin`): {path}")
+    return path
+
+
+def pins(*names: str) -> list[str]:
+    lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    return [line for line in lines if line.split("==")[0] in names]
+
+
+def make_venv(folder: Path, *requirements: str) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, capture_output=True)
+    subprocess.run(
+        [str(folder / "bin/pip"), "install", "--quiet", "--disable-pip-version-check", *requirements],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return folder
+
+
+@pytest.fixture(scope="session")
+def package_venv(session_dir) -> Path:
+    """The plugin's virtualenv, from package/requirements.txt (the program's pins), once per session."""
+    return make_venv(session_dir / "package-venv", "-r", str(ROOT / "package/requirements.txt"))
+
+
+def copy_package(folder: Path, venv: Path) -> Path:
+    """A fresh copy per test: the YAML host caches the schema beside the package folder by its time stamp."""
+    folder.mkdir(parents=True)
+    for item in PACKAGE_FILES:
+        if (ROOT / item).is_dir():
+            shutil.copytree(ROOT / item, folder / item, ignore=shutil.ignore_patterns("__pycache__", ".venv"))
+        else:
+            shutil.copy2(ROOT / item, folder / item)
+    (folder / "package/.venv").symlink_to(venv)
+    return folder / "package"
+
+
+def without_python(env: dict[str, str]) -> dict[str, str]:
+    """The stack's environment with no virtualenv on PATH: only the system's python3, without Pulumi."""
+    entries = [entry for entry in env["PATH"].split(os.pathsep) if not (Path(entry).parent / "pyvenv.cfg").exists()]
+    return {**env, "PATH": os.pathsep.join(entries)}
+
+
+@dataclasses.dataclass
+class CliStack(Stack):
+    """A consumer whose language host the CLI runs (YAML), or a Python one served by pulumi_host in its venv."""
+
+    python: Path | None = None
+
+    def _program_command(self, args: tuple[str, ...]) -> list[str]:
+        if self.python is None:
+            return [str(self.binaries.pulumi), *args]
+        return [str(self.python), str(ROOT / "tests/e2e/pulumi_host.py"), str(self.project), str(self.binaries.pulumi),
+                *args]  # fmt: skip
+
+
+def consumer(binaries, pulumi_home, folder: Path, cluster, project: dict, program: str | None, request, python=None):
+    source = folder / "source"
+    source.mkdir(parents=True)
+    (source / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    files = ["Pulumi.yaml"]
+    if program is not None:
+        (source / "__main__.py").write_text(program)
+        files.append("__main__.py")
+    stack = prepare_stack(
+        binaries, pulumi_home, folder, cluster, {}, scenario=request.node.name, source=source, files=tuple(files)
+    )
+    fields = {field.name: getattr(stack, field.name) for field in dataclasses.fields(stack)}
+    stack = CliStack(**{**fields, "env": without_python(stack.env)}, python=python)
+    request.node.stash_stack = stack
+    return stack
+
+
+def exercise(stack: CliStack, cluster, felix_port: int) -> dict[str, float]:
+    """up, the checks, preview --expect-no-changes, destroy and the restore checks; the durations."""
+    felix_before = spec_of(cluster, "felixConfiguration")
+    controllers_before = spec_of(cluster, "kubeControllersConfiguration")
+    took = {}
+    started = time.monotonic()
+    stack.up()
+    took["up"] = time.monotonic() - started
+
+    felix = cluster.calico_resource("felixConfiguration")["spec"]
+    assert felix["prometheusMetricsEnabled"] is True and felix["prometheusMetricsPort"] == felix_port
+    outputs = stack.outputs()
+    assert outputs["felixMetricsEnabled"] is True and outputs["felixMetricsPort"] == felix_port
+    assert outputs["scrapeJobs"]["felix"] == "monitoring/felix"
+    assert cluster.get("prometheusrule", "calico", "monitoring") is not None
+    # The consumer's provider did the Kubernetes work, never the ambient (decoy) context.
+    assert cluster.get("namespace", "monitoring", context="decoy") is None
+
+    state = json.loads(stack.export())["deployment"]["resources"]
+    patches = [r for r in state if r["type"] == "calico-monitoring:index:CalicoctlPatch"]
+    assert {r["urn"].rsplit("::", 1)[1] for r in patches} == {"calico-felix-calicoctl-patch"} | (
+        {"calico-kube-controllers-calicoctl-patch"} if outputs.get("kubeControllersMetricsPort") else set()
+    )
+    assert all(r["provider"].split("::")[2] == "pulumi:providers:calico-monitoring" for r in patches)
+    assert all(SECRET_SIG in r["outputs"]["connection"] for r in patches), "connection not kept as a secret"
+    assert not [r for r in state if "pulumi-python" in r["type"]], "a dynamic resource was created"
+    kubernetes = [r for r in state if r["type"].startswith("kubernetes:")]
+    assert kubernetes and all("::pulumi:providers:kubernetes::k8s::" in r["provider"] for r in kubernetes)
+
+    started = time.monotonic()
+    stack.preview("--expect-no-changes")
+    took["preview"] = time.monotonic() - started
+
+    started = time.monotonic()
+    stack.destroy()
+    took["destroy"] = time.monotonic() - started
+    assert spec_of(cluster, "felixConfiguration") == felix_before
+    assert spec_of(cluster, "kubeControllersConfiguration") == controllers_before
+    assert cluster.get("prometheusrule", "calico", "monitoring") is None
+    return took
+
+
+def test_yaml_program_uses_the_package(make_cluster, binaries, pulumi_home, package_venv, tmp_path, request):
+    cluster = make_cluster()
+    package = copy_package(tmp_path / "calico-monitoring", package_venv)
+    # What `pulumi package add` would write had pulumi-yaml v1.25.0 a Link (the name, not the path, at that).
+    project = {
+        "name": "yaml-consumer",
+        "runtime": "yaml",
+        "packages": {"calico-monitoring": str(package)},
+        "resources": {
+            "k8s": {
+                "type": "pulumi:providers:kubernetes",
+                "properties": {"kubeconfig": str(cluster.kubeconfig), "context": "e2e"},
+            },
+            "calico": {
+                "type": "calico-monitoring:CalicoMonitoring",
+                "properties": {
+                    "datastore": {"type": "kubernetes", "kubeconfig": str(cluster.kubeconfig), "context": "e2e"},
+                    "felix": {"metricsPort": 9092},
+                    "podMonitor": {"labels": {"release": "kube-prometheus-stack"}},
+                },
+                "options": {"providers": ["${k8s}"]},
+            },
+        },
+        "outputs": {
+            "felixMetricsEnabled": "${calico.felixMetricsEnabled}",
+            "felixMetricsPort": "${calico.felixMetricsPort}",
+            "kubeControllersMetricsPort": "${calico.kubeControllersMetricsPort}",
+            "scrapeJobs": "${calico.scrapeJobs}",
+        },
+    }
+    stack = consumer(binaries, pulumi_home, tmp_path / "yaml", cluster, project, None, request)
+
+    took = exercise(stack, cluster, felix_port=9092)
+    assert cluster.get("podmonitor", "felix", "monitoring") is None
+    print(f"yaml consumer: {json.dumps({k: round(v, 1) for k, v in took.items()})}")
+
+
+PYTHON_PROGRAM = """\
+import pulumi
+import pulumi_kubernetes as k8s
+
+import pulumi_calico_monitoring as calico_monitoring
+
+config = pulumi.Config()
+kubeconfig = config.require("kubeconfig")
+provider = k8s.Provider("k8s", kubeconfig=kubeconfig, context="e2e")
+calico = calico_monitoring.CalicoMonitoring(
+    "calico",
+    datastore=calico_monitoring.DatastoreSettingsArgs(
+        type=calico_monitoring.DatastoreType.KUBERNETES, kubeconfig=kubeconfig, context="e2e"
+    ),
+    felix=calico_monitoring.FelixSettingsArgs(metrics_port=9093, scrape=calico_monitoring.FelixScrape.SERVICE),
+    kube_controllers=calico_monitoring.KubeControllersSettingsArgs(enabled=False),
+    opts=pulumi.ResourceOptions(providers=[provider]),
+)
+pulumi.export("felixMetricsEnabled", calico.felix_metrics_enabled)
+pulumi.export("felixMetricsPort", calico.felix_metrics_port)
+pulumi.export("scrapeJobs", calico.scrape_jobs)
+"""
+
+
+@pytest.fixture(scope="session")
+def python_sdk_venv(session_dir, binaries, pulumi_home, package_venv) -> Path:
+    """The package's schema from its plugin, the Python SDK generated from it, in a consumer venv."""
+    folder = session_dir / "python-sdk"
+    package = copy_package(folder / "calico-monitoring", package_venv)
+    env = {**os.environ, "PULUMI_HOME": str(pulumi_home), "PULUMI_SKIP_UPDATE_CHECK": "true"}
+    schema = subprocess.run(
+        [str(binaries.pulumi), "package", "get-schema", str(package / "pulumi-resource-calico-monitoring")],
+        env=env, cwd=folder, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    (folder / "schema.json").write_text(schema)
+    subprocess.run([str(sdkgen()), str(folder / "schema.json"), str(folder / "sdk")], check=True)
+    venv = make_venv(folder / "venv", *pins("pulumi", "pulumi-kubernetes"), str(folder / "sdk"))
+    return venv
+
+
+def test_python_program_uses_the_package(
+    make_cluster, binaries, pulumi_home, package_venv, python_sdk_venv, tmp_path, request
+):
+    cluster = make_cluster()
+    package = copy_package(tmp_path / "calico-monitoring", package_venv)
+    project = {"name": "python-consumer", "runtime": "python", "packages": {"calico-monitoring": str(package)}}
+    stack = consumer(
+        binaries, pulumi_home, tmp_path / "python", cluster, project, textwrap.dedent(PYTHON_PROGRAM), request,
+        python=python_sdk_venv / "bin/python",
+    )  # fmt: skip
+    stack.config_set("python-consumer:kubeconfig", str(cluster.kubeconfig))
+
+    took = exercise(stack, cluster, felix_port=9093)
+    assert cluster.get("servicemonitor", "felix", "monitoring") is None
+    print(f"python consumer: {json.dumps({k: round(v, 1) for k, v in took.items()})}")
