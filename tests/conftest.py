@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,19 @@ from tests.support.calicoctl_sandbox import CalicoctlSandbox
 
 KDD = {"kubernetes:context": "prod-eu-1", "calico-monitoring:datastore": {"type": "kubernetes"}}
 FELIX_COMMAND = "calico-monitoring-felix-calicoctl-patch"
+
+
+LAYERS = ("unit", "program", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The folder a test sits in is its layer: tests/<layer>/... gets the marker <layer>."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        layer = item.path.resolve().relative_to(tests).parts[0]
+        if layer not in LAYERS:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in tests/<layer>/, layer one of {', '.join(LAYERS)}")
+        item.add_marker(getattr(pytest.mark, layer))
 
 
 @pytest.fixture

@@ -44,8 +44,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.dashboards.expositions import Exposition, load_expositions  # noqa: E402
-from tests.dashboards.prometheus_harness import send_exposition  # noqa: E402
+from tests.support.expositions import Exposition, load_expositions  # noqa: E402
+from tests.support.prometheus_harness import send_exposition  # noqa: E402
 
 CALICO_APPS = ("calico-node", "calico-typha", "calico-kube-controllers")
 FELIX_CONFIGURATION = "/apis/crd.projectcalico.org/v1/felixconfigurations/default"

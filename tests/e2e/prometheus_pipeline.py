@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.dashboards.prometheus_harness import Prometheus  # noqa: E402
 from tests.e2e.calico_standins import ApiClient  # noqa: E402
+from tests.support.prometheus_harness import Prometheus  # noqa: E402
 
 NAMESPACE = "monitoring"
 NAME = "e2e"

@@ -51,3 +51,17 @@ def test_monitor_settings_are_kept_by_the_api_server(make_cluster, make_stack):
     stack.preview("--expect-no-changes")
     stack.destroy()
     assert cluster.get("podmonitor", "felix", "monitoring") is None
+
+
+def test_a_monitor_turned_off_is_not_created_while_its_metrics_are_on(make_cluster, make_stack):
+    cluster = make_cluster()
+    config = example_config("example-kdd")
+    config["calico-monitoring:kubeControllers"] = {"monitor": {"enabled": False}}
+    stack = make_stack(cluster, config)
+    stack.up()
+
+    assert cluster.calico_resource("kubeControllersConfiguration")["spec"]["prometheusMetricsPort"] == 9094
+    assert cluster.get("podmonitor", "calico-kube-controllers", "monitoring") is None
+    assert cluster.get("podmonitor", "felix", "monitoring") is not None
+    stack.preview("--expect-no-changes")
+    stack.destroy()

@@ -15,16 +15,6 @@ import time
 import pytest
 import yaml
 
-from tests.dashboards.grafana import substitute, unresolved_variables
-from tests.dashboards.prometheus_harness import PrometheusError
-from tests.dashboards.test_panels_on_fixtures import (
-    BUILTIN_VALUES,
-    DASHBOARD_COMPONENT,
-    classify,
-    expectations,
-    queries,
-    query_key,
-)
 from tests.e2e.cluster import calico_manifests
 from tests.e2e.conftest import wait_for_calico_workloads
 from tests.e2e.measurements import FIGURES, TIMINGS
@@ -32,6 +22,16 @@ from tests.e2e.prometheus_pipeline import active_targets
 from tests.e2e.simulation import PodUidWatch, daemonset_settled, wait_for
 from tests.e2e.test_manifest_install import example_config
 from tests.e2e.test_stacks import install_operator_crds
+from tests.integration.dashboards.test_panels_on_fixtures import (
+    BUILTIN_VALUES,
+    DASHBOARD_COMPONENT,
+    classify,
+    expectations,
+    queries,
+    query_key,
+)
+from tests.support.grafana import substitute, unresolved_variables
+from tests.support.prometheus_harness import PrometheusError
 
 pytestmark = pytest.mark.e2e
 

@@ -108,7 +108,7 @@ def test_the_cli_reads_stack_files_as_make_render_does(make_cluster, make_stack)
     )
     failed = stack.preview(check=False)
     assert failed.returncode != 0
-    # The same message tests/tools/test_render.py expects from the offline evaluator.
+    # The same message tests/program/evaluator/test_render.py expects from the offline evaluator.
     assert 'calico-monitoring:dashboards.enabled: got "yes"; expected true or false' in failed.stdout + failed.stderr
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from configuration import ConfigError, parse_settings
 from evaluator.mock_engine import evaluate
-from tests.components.test_verification import TARGETS, Cluster, target, with_verify
+from tests.program.components.test_verification import TARGETS, Cluster, target, with_verify
 from tests.support.crd_schema import validate_monitoring_object
 from tests.support.prometheus_stub import StubPrometheus
 

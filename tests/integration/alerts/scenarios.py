@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from tests.dashboards.expositions import Exposition, Sample, load_expositions
+from tests.support.expositions import Exposition, Sample, load_expositions
 
 MINUTES = 180  # samples at 0m, 1m, ..., 180m
 Token = float | str  # a value, "_" (no sample) or "stale"

@@ -186,7 +186,7 @@ def test_render_yaml_to_writes_manifests_and_calicoctl_scripts_instead_of_applyi
     # The provider refuses a context or kubeconfig in render mode (proven in tests/e2e/test_render.py).
     assert "context" not in provider.plain_inputs and provider.plain_inputs["kubeconfig"] == ""
     felix = evaluation.named("calico-monitoring-felix-calicoctl-patch")
-    # Nothing to connect to: the provider writes the standalone scripts (tests/components/test_calicoctl_patch.py).
+    # Nothing to connect to: the provider writes the standalone scripts (tests/unit/calicoctl/test_provider.py).
     assert felix.plain_inputs["connection"] == {}
     assert felix.plain_inputs["renderTo"] == "gitops/prod"
     assert felix.plain_inputs["applyScript"].startswith("#!/bin/sh\n")

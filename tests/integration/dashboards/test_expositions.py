@@ -16,7 +16,8 @@ from dataclasses import replace
 
 import pytest
 
-from tests.dashboards.expositions import (
+from tests.support.binaries import require_binary
+from tests.support.expositions import (
     COMPONENTS,
     MODES,
     STATES,
@@ -28,7 +29,6 @@ from tests.dashboards.expositions import (
     load_expositions,
     load_registry,
 )
-from tests.support.binaries import require_binary
 
 REGISTRY = load_registry()
 EXPOSITIONS = load_expositions()

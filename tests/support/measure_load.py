@@ -1,6 +1,6 @@
 """Measure what one Grafana load of the Felix dashboard fetches from a 2,000-node Prometheus.
 
-Not a test: run ``.venv/bin/python -m tests.dashboards.measure_load [nodes] [old-dashboard.json]``.
+Not a test: run ``.venv/bin/python -m tests.support.measure_load [nodes] [old-dashboard.json]``.
 It serves the quiet iptables Felix fixture (only the families the dashboard queries) as
 ``nodes`` scrape targets of one job, lets a real Prometheus scrape them and evaluate the
 recording rules, then runs every panel query of the shipped Felix dashboard as Grafana
@@ -22,9 +22,9 @@ import yaml
 
 from alerts import build_rule_groups
 from dashboards.rewrite import shipped_dashboards
-from tests.dashboards.expositions import load_expositions, load_registry
-from tests.dashboards.grafana import panel_queries, substitute
-from tests.dashboards.prometheus_harness import MetricsServer, Prometheus, Target, scrape_config
+from tests.support.expositions import load_expositions, load_registry
+from tests.support.grafana import panel_queries, substitute
+from tests.support.prometheus_harness import MetricsServer, Prometheus, Target, scrape_config
 
 JOB = "monitoring/felix"
 VALUES = {"job": JOB, "node": ".*", "__rate_interval": "1m", "__interval": "15s", "__range": "30m"}

@@ -3,7 +3,7 @@
 Each fixture in tests/fixtures/metrics/targets/ is served as its own scrape job (two pods
 for Felix and Typha, one for kube-controllers) and Prometheus evaluates the recording
 rules for each job. Every panel query then runs with ``$job`` set to a fixture's job,
-and what it shows must be what tests/dashboards/panel_expectations.yaml says for that
+and what it shows must be what tests/integration/dashboards/panel_expectations.yaml says for that
 panel on that fixture:
 
 * ``value``: at least one series, every value a finite number, one of them not 0;
@@ -31,10 +31,10 @@ import yaml
 
 from alerts import build_rule_groups
 from dashboards.rewrite import add_cluster, shipped_dashboards
-from tests.dashboards.expositions import Exposition, load_expositions
-from tests.dashboards.grafana import Query, panel_queries, substitute, unresolved_variables
-from tests.dashboards.prometheus_harness import Prometheus, PrometheusError, Target, scrape_config
 from tests.support.binaries import require_binary
+from tests.support.expositions import Exposition, load_expositions
+from tests.support.grafana import Query, panel_queries, substitute, unresolved_variables
+from tests.support.prometheus_harness import Prometheus, PrometheusError, Target, scrape_config
 from tests.support.promtool import write_rule_file
 
 EXPECTATIONS_FILE = Path(__file__).with_name("panel_expectations.yaml")
@@ -109,7 +109,7 @@ class FixtureServer:
     """Serves /metrics/<fixture>/<pod>, counting scrapes per path."""
 
     def __init__(self, expositions: dict[str, Exposition]) -> None:
-        from tests.dashboards.prometheus_harness import MetricsServer
+        from tests.support.prometheus_harness import MetricsServer
 
         class Sections:
             sections = expositions

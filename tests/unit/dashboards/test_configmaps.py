@@ -11,7 +11,7 @@ from builders import promql
 from configuration import DashboardSettings
 from dashboards.configmaps import SHIPPED, dashboard_files
 from dashboards.rewrite import ALERT_PANELS, CLUSTER_VARIABLE, DashboardError, add_cluster, shipped_dashboards
-from tests.dashboards.grafana import iter_panels, panel_queries, variables
+from tests.support.grafana import iter_panels, panel_queries, variables
 
 DEFAULT_THRESHOLDS = {a.name: a.threshold for a in ALERTS if a.threshold is not None}
 

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from configuration import parse_settings
-from tests.dashboards.prometheus_harness import FixtureMetrics, MetricsServer, Prometheus, Target, scrape_config
 from tests.support.binaries import require_binary
+from tests.support.prometheus_harness import FixtureMetrics, MetricsServer, Prometheus, Target, scrape_config
 from tests.support.prometheus_stub import StubPrometheus
 from verification.prometheus_targets import (
     CONFIG_PATH,

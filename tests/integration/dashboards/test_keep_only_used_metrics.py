@@ -18,7 +18,6 @@ recording rules and alerts for both jobs. Then:
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,10 +27,7 @@ from alerts import build_rule_groups
 from builders.manifests import felix_pod_monitor
 from builders.used_metrics import GENERATED_SERIES, keep_relabeling, shipped_used_names
 from configuration import CalicoNodeSettings, PodMonitorSettings
-from tests.dashboards.expositions import Exposition, load_expositions
-from tests.dashboards.grafana import substitute, unresolved_variables
-from tests.dashboards.prometheus_harness import Prometheus, PrometheusError, Target, scrape_config
-from tests.dashboards.test_panels_on_fixtures import (
+from tests.integration.dashboards.test_panels_on_fixtures import (
     BUILTIN_VALUES,
     DASHBOARD_COMPONENT,
     FixtureServer,
@@ -40,7 +36,11 @@ from tests.dashboards.test_panels_on_fixtures import (
     queries,
     query_key,
 )
+from tests.paths import ROOT
 from tests.support.binaries import require_binary
+from tests.support.expositions import Exposition, load_expositions
+from tests.support.grafana import substitute, unresolved_variables
+from tests.support.prometheus_harness import Prometheus, PrometheusError, Target, scrape_config
 from tests.support.promtool import write_rule_file
 
 EXPOSITIONS = load_expositions()
@@ -51,7 +51,7 @@ PER_TARGET_SERIES = ("up", "scrape_duration_seconds", "scrape_samples_scraped", 
                      "scrape_series_added")  # fmt: skip
 MIN_SAMPLES = 8
 STARTUP_BUDGET_SECONDS = 90
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = ROOT / "README.md"
 # Names that are the program's own: recorded series and Prometheus' alert state.
 NOT_SCRAPED = '__name__!~".+:.+|ALERTS|ALERTS_FOR_STATE"'
 

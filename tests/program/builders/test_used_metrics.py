@@ -1,7 +1,7 @@
 """The metric-name reader behind ``podMonitor.keepOnlyUsedMetrics``, the keep list it
 generates, and the monitors that carry it.
 
-What the list does to a real Prometheus is in tests/dashboards/test_keep_only_used_metrics.py.
+What the list does to a real Prometheus is in tests/integration/dashboards/test_keep_only_used_metrics.py.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from configuration import ConfigError, parse_settings
 from dashboards.configmaps import SHIPPED
 from dashboards.rewrite import shipped_dashboards
 from evaluator.mock_engine import evaluate
-from tests.dashboards import grafana, promql
-from tests.dashboards.expositions import load_expositions, load_registry
+from tests.support import grafana, promql
 from tests.support.crd_schema import validate_monitoring_object
+from tests.support.expositions import load_expositions, load_registry
 
 KDD = {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "kubernetes"}}
 

@@ -23,8 +23,9 @@ import yaml
 
 from alerts import COMPONENTS, RECORDING_RULES, build_rule_groups
 from dashboards.rewrite import shipped_dashboards
-from tests.dashboards.expositions import load_registry
-from tests.dashboards.grafana import (
+from tests.support.binaries import require_binary
+from tests.support.expositions import load_registry
+from tests.support.grafana import (
     Query,
     label_values_query,
     legend_labels,
@@ -33,7 +34,7 @@ from tests.dashboards.grafana import (
     unresolved_variables,
     variables,
 )
-from tests.dashboards.prometheus_harness import (
+from tests.support.prometheus_harness import (
     FixtureMetrics,
     MetricsServer,
     Prometheus,
@@ -43,8 +44,7 @@ from tests.dashboards.prometheus_harness import (
     scrape_config,
     verified_families,
 )
-from tests.dashboards.promql import Selector, selectors
-from tests.support.binaries import require_binary
+from tests.support.promql import Selector, selectors
 from tests.support.promtool import run_promtool, write_rule_file
 
 JOBS = {

@@ -19,7 +19,9 @@ from dashboards.rewrite import (
     set_job,
     shipped_dashboards,
 )
-from tests.dashboards.grafana import (
+from tests.paths import FIXTURES as TEST_FIXTURES
+from tests.paths import ROOT
+from tests.support.grafana import (
     DATASOURCE_REF,
     datasource_refs,
     datasource_variable,
@@ -29,7 +31,7 @@ from tests.dashboards.grafana import (
     variables,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dashboards"
+FIXTURES = TEST_FIXTURES / "dashboards"
 UID = "prom-main-7f3a"
 
 # References each fixture must keep after the rewrite: Grafana's own sources and non-Prometheus ones.
@@ -416,7 +418,7 @@ def test_shipped_dashboards_load_from_the_module_location_not_the_working_direct
     monkeypatch.chdir(tmp_path)
     dashboards = shipped_dashboards()
     assert list(dashboards) == list(EXPECTED)
-    assert Path(__file__).resolve().parents[2] / "dashboards" == DASHBOARDS_DIR
+    assert ROOT / "dashboards" == DASHBOARDS_DIR
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))

@@ -29,9 +29,10 @@ from alerts import (
     promql_string,
     validate_overrides,
 )
+from tests.paths import ROOT
 from tests.support.promtool import run_promtool, write_rule_file
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = ROOT
 FIXTURES = REPO / "alerts" / "tests"
 RUNBOOKS = REPO / "docs" / "runbooks.md"
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from alerts import ALERT_NAMES, DEFAULT_JOBS, build_rule_groups
-from tests.alerts.scenarios import (
+from tests.integration.alerts.scenarios import (
     MINUTES,
     Timeline,
     felix_target,
@@ -25,8 +25,8 @@ from tests.alerts.scenarios import (
     selected_families,
     typha_target,
 )
-from tests.dashboards.expositions import load_registry
 from tests.support.binaries import require_binary
+from tests.support.expositions import load_registry
 from tests.support.promtool import run_promtool, write_rule_file
 
 RULES = build_rule_groups(DEFAULT_JOBS)
