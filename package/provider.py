@@ -149,7 +149,7 @@ class CalicoMonitoringProvider(ComponentProvider):
 
 def serve(argv: list[str]) -> None:
     """pulumi.provider.main with this servicer: print the port, then serve until the engine stops us."""
-    pass  # NEGATIVE-CHECK calicoctl.command.patch_resource = PackagedCalicoctlPatch
+    calicoctl.command.patch_resource = PackagedCalicoctlPatch
     provider = CalicoMonitoringProvider()
     engine = next(arg for arg in argv if not arg.startswith("-"))
 
