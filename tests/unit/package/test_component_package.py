@@ -189,3 +189,12 @@ def test_the_plugin_folder_has_the_launcher_and_the_manifest():
     assert os.access(launcher, os.X_OK)
     assert (ROOT / "package/PulumiPlugin.yaml").read_text().count("virtualenv: .venv") == 1
     assert get_origin(CalicoMonitoringArgs.__annotations__["felix"]) is NotRequired
+
+
+def test_the_plugin_creates_the_patches_as_its_own_resource_type(monkeypatch):
+    import package.provider
+
+    monkeypatch.setattr(calicoctl.command, "patch_resource", CalicoctlPatch)
+    monkeypatch.setattr(package.provider.asyncio, "run", lambda coroutine: coroutine.close())
+    package.provider.serve(["127.0.0.1:1"])
+    assert calicoctl.command.patch_resource is package.provider.PackagedCalicoctlPatch
