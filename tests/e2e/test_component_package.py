@@ -1,16 +1,18 @@
 """The component package (package/) used by other Pulumi programs, on the real CLI, API server and calicoctl.
 
-A Pulumi YAML program and a Python program, each with its own Kubernetes provider for the test
+A Pulumi YAML, a Python and a TypeScript program, each with its own Kubernetes provider for the test
 cluster, create CalicoMonitoring from the package by path: `up` turns Felix's metrics on,
 `preview --expect-no-changes` finds nothing to do, `destroy` puts FelixConfiguration and
 KubeControllersConfiguration back exactly. The calicoctl patches are the package's own resource
-type, served by its plugin in its own virtualenv: neither consumer's PATH has a python3 with
+type, served by its plugin in its own virtualenv: no consumer's PATH has a python3 with
 Pulumi in it.
 
 What stands in for `pulumi package add` (see the README, "Use it from another Pulumi program"):
 pulumi-yaml v1.25.0 has no Link, so the test writes the YAML project's `packages:` entry; the
 Python language host cannot be built here, so the Python SDK comes from our sdkgen
-(tests/e2e/sdkgen, built by build-binaries.sh) and is pip-installed into the consumer's venv.
+(tests/e2e/sdkgen, built by build-binaries.sh) and is pip-installed into the consumer's venv;
+the Node.js SDK comes from the same tool and is npm-installed (the TypeScript scenario is skipped
+without node and npm).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 import tomllib
 from pathlib import Path
@@ -93,30 +94,29 @@ def without_python(env: dict[str, str]) -> dict[str, str]:
 
 @dataclasses.dataclass
 class CliStack(Stack):
-    """A consumer whose language host the CLI runs (YAML), or a Python one served by pulumi_host in its venv."""
+    """A consumer whose language host the CLI runs (YAML), or one that ``host`` serves (pulumi_host.py or .js)."""
 
-    python: Path | None = None
+    host: tuple[str, ...] = ()
 
     def _program_command(self, args: tuple[str, ...]) -> list[str]:
-        if self.python is None:
+        if not self.host:
             return [str(self.binaries.pulumi), *args]
-        return [str(self.python), str(ROOT / "tests/e2e/pulumi_host.py"), str(self.project), str(self.binaries.pulumi),
-                *args]  # fmt: skip
+        return [*self.host, str(self.project), str(self.binaries.pulumi), *args]
 
 
-def consumer(binaries, pulumi_home, folder: Path, cluster, project: dict, program: str | None, request, python=None):
+def consumer(binaries, pulumi_home, folder: Path, cluster, project: dict, program: dict[str, str], request, host=()):
+    """The consumer's project (Pulumi.yaml and ``program``'s files) with a stack of its own."""
     source = folder / "source"
     source.mkdir(parents=True)
     (source / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
-    files = ["Pulumi.yaml"]
-    if program is not None:
-        (source / "__main__.py").write_text(program)
-        files.append("__main__.py")
+    for name, text in program.items():
+        (source / name).write_text(text)
+    files = ["Pulumi.yaml", *program]
     stack = prepare_stack(
         binaries, pulumi_home, folder, cluster, {}, scenario=request.node.name, source=source, files=tuple(files)
     )
     fields = {field.name: getattr(stack, field.name) for field in dataclasses.fields(stack)}
-    stack = CliStack(**{**fields, "env": without_python(stack.env)}, python=python)
+    stack = CliStack(**{**fields, "env": without_python(stack.env)}, host=tuple(map(str, host)))
     request.node.stash_stack = stack
     return stack
 
@@ -193,7 +193,7 @@ def test_yaml_program_uses_the_package(make_cluster, binaries, pulumi_home, pack
             "scrapeJobs": "${calico.scrapeJobs}",
         },
     }
-    stack = consumer(binaries, pulumi_home, tmp_path / "yaml", cluster, project, None, request)
+    stack = consumer(binaries, pulumi_home, tmp_path / "yaml", cluster, project, {}, request)
 
     took = exercise(stack, cluster, felix_port=9092)
     assert cluster.get("podmonitor", "felix", "monitoring") is None
@@ -225,9 +225,9 @@ pulumi.export("scrapeJobs", calico.scrape_jobs)
 
 
 @pytest.fixture(scope="session")
-def python_sdk_venv(session_dir, binaries, pulumi_home, package_venv) -> Path:
-    """The package's schema from its plugin, the Python SDK generated from it, in a consumer venv."""
-    folder = session_dir / "python-sdk"
+def package_schema(session_dir, binaries, pulumi_home, package_venv) -> Path:
+    """The package's schema, as the CLI gets it from the plugin."""
+    folder = session_dir / "package-schema"
     package = copy_package(folder / "calico-monitoring", package_venv)
     env = {**os.environ, "PULUMI_HOME": str(pulumi_home), "PULUMI_SKIP_UPDATE_CHECK": "true"}
     schema = subprocess.run(
@@ -235,9 +235,15 @@ def python_sdk_venv(session_dir, binaries, pulumi_home, package_venv) -> Path:
         env=env, cwd=folder, check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     (folder / "schema.json").write_text(schema)
-    subprocess.run([str(sdkgen()), str(folder / "schema.json"), str(folder / "sdk")], check=True)
-    venv = make_venv(folder / "venv", *pins("pulumi", "pulumi-kubernetes"), str(folder / "sdk"))
-    return venv
+    return folder / "schema.json"
+
+
+@pytest.fixture(scope="session")
+def python_sdk_venv(session_dir, package_schema) -> Path:
+    """The Python SDK generated from the schema, in a consumer venv with the program's Pulumi pins."""
+    folder = session_dir / "python-sdk"
+    subprocess.run([str(sdkgen()), str(package_schema), str(folder / "sdk")], check=True)
+    return make_venv(folder / "venv", *pins("pulumi", "pulumi-kubernetes"), str(folder / "sdk"))
 
 
 def test_python_program_uses_the_package(
@@ -247,11 +253,88 @@ def test_python_program_uses_the_package(
     package = copy_package(tmp_path / "calico-monitoring", package_venv)
     project = {"name": "python-consumer", "runtime": "python", "packages": {"calico-monitoring": str(package)}}
     stack = consumer(
-        binaries, pulumi_home, tmp_path / "python", cluster, project, textwrap.dedent(PYTHON_PROGRAM), request,
-        python=python_sdk_venv / "bin/python",
+        binaries, pulumi_home, tmp_path / "python", cluster, project, {"__main__.py": PYTHON_PROGRAM}, request,
+        host=(python_sdk_venv / "bin/python", ROOT / "tests/e2e/pulumi_host.py"),
     )  # fmt: skip
     stack.config_set("python-consumer:kubeconfig", str(cluster.kubeconfig))
 
     took = exercise(stack, cluster, felix_port=9093)
     assert cluster.get("servicemonitor", "felix", "monitoring") is None
     print(f"python consumer: {json.dumps({k: round(v, 1) for k, v in took.items()})}")
+
+
+# @pulumi/pulumi 3.272.0 (the Python SDK's pin) is not on npm; 3.270.0 is the closest release before it.
+NODE_DEPENDENCIES = {
+    "@pulumi/pulumi": "3.270.0",
+    "@pulumi/kubernetes": "4.25.0",
+    "typescript": "5.9.3",
+    "@types/node": "20.19.43",
+}
+
+TYPESCRIPT_PROGRAM = """\
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import * as calicoMonitoring from "@pulumi/calico-monitoring";
+
+export = async () => {
+    const kubeconfig = new pulumi.Config().require("kubeconfig");
+    const provider = new k8s.Provider("k8s", { kubeconfig, context: "e2e" });
+    const calico = new calicoMonitoring.CalicoMonitoring("calico", {
+        datastore: { type: calicoMonitoring.DatastoreType.KUBERNETES, kubeconfig, context: "e2e" },
+        felix: { metricsPort: 9094, scrape: calicoMonitoring.FelixScrape.SERVICE },
+        kubeControllers: { enabled: false },
+    }, { providers: [provider] });
+    return {
+        felixMetricsEnabled: calico.felixMetricsEnabled,
+        felixMetricsPort: calico.felixMetricsPort,
+        scrapeJobs: calico.scrapeJobs,
+    };
+};
+"""
+
+
+@pytest.fixture(scope="session")
+def node_modules(session_dir, binaries, pulumi_home, package_schema) -> Path:
+    """The Node.js SDK generated from the schema, installed with the Node SDK and TypeScript from npm."""
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        pytest.skip("Node.js and npm are needed for the TypeScript consumer")
+    folder = session_dir / "node-sdk"
+    subprocess.run([str(sdkgen()), str(package_schema), str(folder / "sdk"), "nodejs"], check=True)
+    deps = folder / "deps"
+    deps.mkdir()
+    manifest = {"name": "ts-consumer-deps", "private": True, "dependencies": {
+        **NODE_DEPENDENCIES, "@pulumi/calico-monitoring": f"file:{folder / 'sdk'}"}}  # fmt: skip
+    (deps / "package.json").write_text(json.dumps(manifest, indent=2))
+    # --install-links: the SDK is copied in, so its postinstall (tsc) finds the dependencies beside it.
+    # @pulumi/kubernetes' install script asks the CLI for the kubernetes plugin: the session home has it.
+    env = {**os.environ, "PULUMI_HOME": str(pulumi_home), "PULUMI_SKIP_UPDATE_CHECK": "true",
+           "PATH": os.pathsep.join([str(binaries.pulumi.parent), os.environ["PATH"]])}  # fmt: skip
+    subprocess.run(
+        ["npm", "install", "--install-links", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=deps, env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return deps / "node_modules"
+
+
+def test_typescript_program_uses_the_package(
+    make_cluster, binaries, pulumi_home, package_venv, node_modules, tmp_path, request
+):
+    cluster = make_cluster()
+    package = copy_package(tmp_path / "calico-monitoring", package_venv)
+    project = {"name": "ts-consumer", "runtime": "nodejs", "packages": {"calico-monitoring": str(package)}}
+    tsconfig = {"compilerOptions": {"outDir": "bin", "target": "es2020", "module": "commonjs", "strict": True,
+                                    "esModuleInterop": True, "skipLibCheck": True}, "files": ["index.ts"]}  # fmt: skip
+    files = {"index.ts": TYPESCRIPT_PROGRAM, "tsconfig.json": json.dumps(tsconfig), "package.json": "{}"}
+    stack = consumer(
+        binaries, pulumi_home, tmp_path / "ts", cluster, project, files, request,
+        host=(shutil.which("node"), ROOT / "tests/e2e/pulumi_host.js"),
+    )  # fmt: skip
+    (stack.project / "node_modules").symlink_to(node_modules)
+    subprocess.run(
+        ["node", str(node_modules / "typescript/bin/tsc"), "-p", str(stack.project)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    stack.config_set("ts-consumer:kubeconfig", str(cluster.kubeconfig))
+
+    took = exercise(stack, cluster, felix_port=9094)
+    print(f"typescript consumer: {json.dumps({k: round(v, 1) for k, v in took.items()})}")
