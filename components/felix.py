@@ -36,6 +36,17 @@ class UpgradeFrom:
         )
 
 
+def with_alias(opts: pulumi.ResourceOptions | None, old: pulumi.Output[str] | None) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[old] if old is not None else []))
+
+
+def old_children(old: pulumi.Output[str] | None, type_: str, suffix: str) -> list[pulumi.Output[str]]:
+    """The 0.2 URN of the child ``<old component's name>-<suffix>`` of type ``type_``."""
+    if old is None:
+        return []
+    return [old.apply(lambda urn: child_urn(urn, type_, f"{urn.rsplit('::', 1)[1]}-{suffix}"))]
+
+
 @dataclass(frozen=True)
 class CalicoNodeMetricsPortArgs:
     calico_node: CalicoNodeSettings
@@ -54,18 +65,9 @@ class CalicoNodeMetricsPort(pulumi.ComponentResource):
             if args.upgrade_from
             else None
         )
-        super().__init__(
-            CALICO_NODE_METRICS_PORT_TYPE,
-            name,
-            None,
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[old] if old is not None else [])),
-        )
+        super().__init__(CALICO_NODE_METRICS_PORT_TYPE, name, None, with_alias(opts, old))
         manifest = calico_node_port_patch(args.calico_node, args.metrics_port)
-        patch_aliases = (
-            [old.apply(lambda urn: child_urn(urn, DAEMONSET_PATCH_TYPE, f"{urn.rsplit('::', 1)[1]}-daemonset-patch"))]
-            if old is not None
-            else []
-        )
+        patch_aliases = old_children(old, DAEMONSET_PATCH_TYPE, "daemonset-patch")
         self.patch = k8s.apps.v1.DaemonSetPatch(
             f"{name}-daemonset-patch",
             metadata=manifest["metadata"],
@@ -100,17 +102,8 @@ class FelixPodMonitor(pulumi.ComponentResource):
     def __init__(self, name: str, args: FelixPodMonitorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # Release 0.2 named it <root>-felix-podmonitor, and its PodMonitor <root>-felix-podmonitor-podmonitor.
         old = args.upgrade_from.component(FELIX_POD_MONITOR_TYPE, "felix-podmonitor") if args.upgrade_from else None
-        super().__init__(
-            FELIX_POD_MONITOR_TYPE,
-            name,
-            None,
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[old] if old is not None else [])),
-        )
-        monitor_aliases = (
-            [old.apply(lambda urn: child_urn(urn, POD_MONITOR_TYPE, f"{urn.rsplit('::', 1)[1]}-podmonitor"))]
-            if old is not None
-            else []
-        )
+        super().__init__(FELIX_POD_MONITOR_TYPE, name, None, with_alias(opts, old))
+        monitor_aliases = old_children(old, POD_MONITOR_TYPE, "podmonitor")
         self.pod_monitor = custom_resource(
             f"{name}-podmonitor",
             felix_pod_monitor(args.pod_monitor, args.calico_node),

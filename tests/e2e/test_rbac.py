@@ -14,7 +14,7 @@ import yaml
 
 from tests.e2e.conftest import ROOT, Cluster
 from tests.e2e.test_manifest_install import example_config, spec_of
-from tests.e2e.test_stacks import install_operator_crds
+from tests.e2e.test_stacks import install_operator_installation
 
 pytestmark = pytest.mark.e2e
 
@@ -80,15 +80,7 @@ class Identity:
 def prepare(make_cluster, install: str) -> tuple[Cluster, dict]:
     if install == "operator":
         cluster = make_cluster()
-        install_operator_crds(cluster)
-        cluster.kubectl("create", "namespace", "calico-system")
-        installation = {
-            "apiVersion": "operator.tigera.io/v1",
-            "kind": "Installation",
-            "metadata": {"name": "default"},
-            "spec": {"variant": "Calico"},
-        }
-        cluster.kubectl("apply", "-f", "-", input=json.dumps(installation))
+        install_operator_installation(cluster)
         return cluster, example_config("example-operator")
     cluster = make_cluster(typha=True)
     config = example_config("example-kdd")
