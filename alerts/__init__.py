@@ -5,6 +5,7 @@ of a PrometheusRule for a stack's jobs and settings. Nothing here imports Pulumi
 """
 
 from alerts.rules import (
+    ALERT_ANNOTATIONS,
     ALERT_NAMES,
     ALERTS,
     COMPONENTS,
@@ -30,6 +31,7 @@ from alerts.rules import (
 
 __all__ = [
     "ALERTS",
+    "ALERT_ANNOTATIONS",
     "ALERT_NAMES",
     "COMPONENTS",
     "DASHBOARD_UIDS",

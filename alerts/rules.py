@@ -942,6 +942,10 @@ def group_name(component: str) -> str:
     return f"calico-{component}.rules"
 
 
+# The annotations the program writes on an alert (rule annotations of a stack may not replace them).
+ALERT_ANNOTATIONS = ("summary", "description", "runbook", "runbook_url", "dashboard_url")
+
+
 def build_rule_groups(
     jobs: Mapping[str, str],
     overrides: Mapping[str, Mapping[str, object]] | None = None,
@@ -951,6 +955,8 @@ def build_rule_groups(
     cluster_label: str | None = None,
     grafana_url: str | None = None,
     dashboard_cluster_label: str | None = None,
+    rule_labels: Mapping[str, str] | None = None,
+    rule_annotations: Mapping[str, str] | None = None,
 ) -> list[dict]:
     """Return the ``spec.groups`` of a PrometheusRule for the given components.
 
@@ -1015,8 +1021,9 @@ def build_rule_groups(
                     "alert": alert.name,
                     "expr": _substitute(_squash(alert.expr), values),
                     "for": duration,
-                    "labels": {"severity": str(settings.get("severity", alert.severity))},
+                    "labels": {**(rule_labels or {}), "severity": str(settings.get("severity", alert.severity))},
                     "annotations": {
+                        **(rule_annotations or {}),
                         "summary": _substitute(alert.summary, values),
                         "description": _substitute(alert.description, values),
                         **_links(alert, runbook_url_pattern, grafana_url, dashboard_cluster_label),

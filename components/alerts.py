@@ -39,6 +39,8 @@ class CalicoAlerts(pulumi.ComponentResource):
             # Alerts link their dashboard when the dashboards are shipped and Grafana's URL is known.
             grafana_url=dashboards.grafana_url if dashboards is not None and dashboards.enabled else None,
             dashboard_cluster_label=dashboards.cluster_label if dashboards is not None else None,
+            rule_labels=dict(alerts.rule_labels),
+            rule_annotations=dict(alerts.rule_annotations),
         )
         manifest = prometheus_rule(alerts.name, alerts.namespace, alerts.labels, groups)
         self.rule = custom_resource(f"{name}-prometheusrule", manifest, self)

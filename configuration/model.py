@@ -37,7 +37,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from alerts import ALERTS, SEVERITIES, is_label_name, is_runbook_url_pattern
+from alerts import ALERT_ANNOTATIONS, ALERTS, SEVERITIES, is_label_name, is_runbook_url_pattern
 
 PROJECT = "calico-monitoring"
 # The key under which the stack's `kubernetes:*` values reach the model; no project key can be spelt so.
@@ -1136,6 +1136,25 @@ class AlertSettings(Section):
         "several; every aggregation and join in the rules keeps it",
     )
 
+    rule_labels: Labels = setting(
+        (),
+        accepts=_LABELS_HINT,
+        item=_LABEL_VALUE_HINT,
+        key=_LABEL_KEY_HINT,
+        meaning="added to every alert's labels (say `team`, for Alertmanager routing); `severity` stays the alert's",
+        shown_default="`{}`",
+    )
+    rule_annotations: Annotations = setting(
+        (),
+        accepts=_ANNOTATIONS_HINT,
+        item="a string",
+        key="a Kubernetes annotation name",
+        meaning="added to every alert's annotations; the ones the program writes ("
+        + ", ".join(f"`{name}`" for name in ALERT_ANNOTATIONS)
+        + ") stay its own",
+        shown_default="`{}`",
+    )
+
     @property
     def runbook_url(self) -> str | None:
         """The runbook URL pattern the rules get: runbookUrlPattern, or runbookBaseUrl#{anchor}."""
@@ -1145,9 +1164,27 @@ class AlertSettings(Section):
 
     @classmethod
     def checks(cls, data: dict[str, Any], info: ValidationInfo) -> list[InitErrorDetails]:
+        problems = []
         if cls.valid(data, "runbookBaseUrl", info) is not None and cls.valid(data, "runbookUrlPattern", info):
-            return [note_problem((), "set runbookUrlPattern or runbookBaseUrl, not both")]
-        return []
+            problems.append(note_problem((), "set runbookUrlPattern or runbookBaseUrl, not both"))
+        labels, annotations = data.get("ruleLabels"), data.get("ruleAnnotations")
+        if isinstance(labels, Mapping) and "severity" in labels:
+            problems.append(
+                note_problem(
+                    ("ruleLabels", "severity"),
+                    "each alert sets its own severity; change it per alert with overrides.<alert>.severity",
+                )
+            )
+        if isinstance(annotations, Mapping):
+            problems.extend(
+                note_problem(
+                    ("ruleAnnotations", name),
+                    f"the program writes {name} on every alert; choose another annotation name",
+                )
+                for name in ALERT_ANNOTATIONS
+                if name in annotations
+            )
+        return problems
 
     @classmethod
     def prepare(cls, data: dict[str, Any], info: ValidationInfo) -> tuple[dict[str, Any], list[InitErrorDetails]]:
@@ -1216,6 +1253,15 @@ class DashboardSettings(Section):
         meaning="replaces the default when set",
         shown_default='`{grafana_dashboard: "1"}`',
     )
+    annotations: Annotations = setting(
+        (),
+        accepts=_ANNOTATIONS_HINT,
+        item="a string",
+        key="a Kubernetes annotation name",
+        meaning="added to every dashboard ConfigMap (say your sidecar's folder annotation); `folder` sets "
+        "`grafana_folder`",
+        shown_default="`{}`",
+    )
     folder: Annotated[str | None, _checked(lambda v: bool(v.strip()) and "\n" not in v)] = setting(
         None, accepts="a Grafana folder name", meaning="Grafana folder, as the `grafana_folder` annotation"
     )
@@ -1241,6 +1287,13 @@ class DashboardSettings(Section):
         meaning="Grafana's base URL as people open it (e.g. `https://grafana.example.com`); each alert then "
         "links its dashboard in a `dashboard_url` annotation",
     )
+
+    @classmethod
+    def checks(cls, data: dict[str, Any], info: ValidationInfo) -> list[InitErrorDetails]:
+        annotations = data.get("annotations")
+        if data.get("folder") is not None and isinstance(annotations, Mapping) and "grafana_folder" in annotations:
+            return [note_problem(("annotations", "grafana_folder"), "folder sets grafana_folder; set one of them")]
+        return []
 
 
 class VerifySettings(Section):

@@ -91,7 +91,10 @@ def dashboard_configmaps(settings: DashboardSettings, files: dict[str, str]) -> 
             "namespace": settings.namespace,
             "labels": {**MANAGED_BY, **dict(settings.labels)},
         }
+        annotations = dict(settings.annotations)
         if settings.folder is not None:
-            metadata["annotations"] = {FOLDER_ANNOTATION: settings.folder}
+            annotations[FOLDER_ANNOTATION] = settings.folder
+        if annotations:
+            metadata["annotations"] = annotations
         manifests.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": {key: files[key]}})
     return manifests

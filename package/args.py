@@ -245,6 +245,10 @@ class AlertSettings(TypedDict):
     """per alert: `enabled`, `for`, `severity` (`critical`, `warning`, `info`), `threshold` where the alert has one. Default: `{}`."""
     cluster_label: NotRequired[str]
     """a label such as `cluster` that tells clusters apart where one Prometheus, Thanos or Mimir sees several; every aggregation and join in the rules keeps it."""
+    rule_labels: NotRequired[dict[str, str]]
+    """added to every alert's labels (say `team`, for Alertmanager routing); `severity` stays the alert's. Default: `{}`."""
+    rule_annotations: NotRequired[dict[str, str]]
+    """added to every alert's annotations; the ones the program writes (`summary`, `description`, `runbook`, `runbook_url`, `dashboard_url`) stay its own. Default: `{}`."""
 
 
 class DashboardSettings(TypedDict):
@@ -258,6 +262,8 @@ class DashboardSettings(TypedDict):
     """uid of the Grafana Prometheus datasource (kube-prometheus-stack's is `prometheus`) Default: "prometheus"."""
     labels: NotRequired[dict[str, str]]
     """replaces the default when set. Default: `{grafana_dashboard: "1"}`."""
+    annotations: NotRequired[dict[str, str]]
+    """added to every dashboard ConfigMap (say your sidecar's folder annotation); `folder` sets `grafana_folder`. Default: `{}`."""
     folder: NotRequired[str]
     """Grafana folder, as the `grafana_folder` annotation."""
     import_: NotRequired[list[str]]

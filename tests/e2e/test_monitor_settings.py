@@ -30,6 +30,8 @@ def test_monitor_settings_are_kept_by_the_api_server(make_cluster, make_stack):
             "labels": {"tier": "node"},
         }
     }
+    config["calico-monitoring:alerts"] = {"ruleLabels": {"team": "network"}, "ruleAnnotations": {"owner": "sre"}}
+    config["calico-monitoring:dashboards"] = {"annotations": {"example.com/owner": "sre"}}
     stack = make_stack(cluster, config)
     stack.up()
 
@@ -47,6 +49,12 @@ def test_monitor_settings_are_kept_by_the_api_server(make_cluster, make_stack):
     assert endpoint["metricRelabelings"] == [DROP_GO]
     assert controllers["spec"]["podMetricsEndpoints"][0]["interval"] == "15s"
     assert "honorLabels" not in controllers["spec"]["podMetricsEndpoints"][0]
+
+    rules = cluster.get("prometheusrule", "calico", "monitoring")
+    alerts = [r for group in rules["spec"]["groups"] for r in group["rules"] if "alert" in r]
+    assert alerts and all(a["labels"]["team"] == "network" and a["annotations"]["owner"] == "sre" for a in alerts)
+    dashboard = cluster.get("configmap", "calico-dashboard-felix", "monitoring")
+    assert dashboard["metadata"]["annotations"]["example.com/owner"] == "sre"
 
     stack.preview("--expect-no-changes")
     stack.destroy()
