@@ -58,8 +58,8 @@ def test_editing_the_programs_helper_code_changes_nothing_in_the_cluster(make_cl
     cluster = make_cluster()
     stack = make_stack(cluster, example_config("example-kdd"))
     stack.up()
-    for module in ("calicoctl_patch.py", "calicoctl_helper.py", "calicoctl_script.py"):
-        path = stack.project / "components" / module
+    for module in ("provider.py", "helper.py", "scripts.py", "command.py"):
+        path = stack.project / "calicoctl" / module
         path.write_text(path.read_text() + "\n# a maintainer's edit\n")
     stack.preview("--expect-no-changes")
     stack.destroy()
