@@ -14,7 +14,14 @@ from builders.sdk_values import plain
 from builders.urns import child_urn
 from calicoctl.command import CalicoctlTarget, calicoctl_patch_command
 from calicoctl.scripts import felix_patch
-from components.monitors import MetricsServiceMonitor, MetricsServiceMonitorArgs, custom_resource
+from components.monitors import (
+    METRICS_SERVICE_MONITOR_TYPE,
+    MetricsServiceMonitor,
+    MetricsServiceMonitorArgs,
+    custom_resource,
+    old_children,
+    with_alias,
+)
 from configuration import CalicoNodeSettings, FelixSettings, PodMonitorSettings
 
 CALICO_NODE_METRICS_PORT_TYPE = "calico-monitoring:index:CalicoNodeMetricsPort"
@@ -34,17 +41,6 @@ class UpgradeFrom:
         return pulumi.Output.from_input(self.root_urn).apply(
             lambda urn: child_urn(urn, type_, f"{self.root_name}-{suffix}")
         )
-
-
-def with_alias(opts: pulumi.ResourceOptions | None, old: pulumi.Output[str] | None) -> pulumi.ResourceOptions:
-    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[old] if old is not None else []))
-
-
-def old_children(old: pulumi.Output[str] | None, type_: str, suffix: str) -> list[pulumi.Output[str]]:
-    """The 0.2 URN of the child ``<old component's name>-<suffix>`` of type ``type_``."""
-    if old is None:
-        return []
-    return [old.apply(lambda urn: child_urn(urn, type_, f"{urn.rsplit('::', 1)[1]}-{suffix}"))]
 
 
 @dataclass(frozen=True)
@@ -162,16 +158,14 @@ class FelixMetrics(pulumi.ComponentResource):
             service, monitor = felix_service_scrape(args.pod_monitor, args.calico_node, args.felix.metrics_port)
             # Release 0.2 had it as <root>-felix-monitor under the root: the same name, now under Felix.
             old = (
-                args.upgrade_from.component("calico-monitoring:index:MetricsServiceMonitor", "felix-monitor")
+                args.upgrade_from.component(METRICS_SERVICE_MONITOR_TYPE, "felix-monitor")
                 if args.upgrade_from
                 else None
             )
             self.monitor = MetricsServiceMonitor(
                 f"{name}-monitor",
-                MetricsServiceMonitorArgs(monitor=monitor, service=service, old_urn=old, old_name=f"{name}-monitor"),
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[self.command], aliases=[old] if old is not None else []
-                ),
+                MetricsServiceMonitorArgs(monitor=monitor, service=service, old_urn=old),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.command]),
             ).service_monitor
         outputs: dict[str, Any] = {"applied": self.applied, "job": self.job}
         if self.rollout is not None:

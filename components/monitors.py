@@ -39,13 +39,24 @@ def custom_resource(
     )
 
 
+def with_alias(opts: pulumi.ResourceOptions | None, old: pulumi.Output[str] | None) -> pulumi.ResourceOptions:
+    """``opts`` plus the URN the component had in an earlier release, if it had one."""
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[old] if old is not None else []))
+
+
+def old_children(old: pulumi.Output[str] | None, type_: str, suffix: str) -> list[pulumi.Output[str]]:
+    """The earlier URN of the child ``<old component's name>-<suffix>`` of type ``type_``."""
+    if old is None:
+        return []
+    return [old.apply(lambda urn: child_urn(urn, type_, f"{urn.rsplit('::', 1)[1]}-{suffix}"))]
+
+
 @dataclass(frozen=True)
 class MetricsServiceMonitorArgs:
     monitor: dict[str, Any]
     service: dict[str, Any] | None = None
-    # Where an earlier release had this component (its URN and name), when it has moved since.
-    old_urn: pulumi.Input[str] | None = None
-    old_name: str = ""
+    # This component's URN in an earlier release, when it has moved since (its children follow it).
+    old_urn: pulumi.Output[str] | None = None
 
 
 class MetricsServiceMonitor(pulumi.ComponentResource):
@@ -60,26 +71,21 @@ class MetricsServiceMonitor(pulumi.ComponentResource):
         args: MetricsServiceMonitorArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(METRICS_SERVICE_MONITOR_TYPE, name, None, opts)
-        old = [pulumi.Output.from_input(args.old_urn)] if args.old_urn is not None else []
-
-        def aliases(type_: str, suffix: str) -> list[pulumi.Input[str]]:
-            return [urn.apply(lambda u: child_urn(u, type_, f"{args.old_name}-{suffix}")) for urn in old]
-
+        super().__init__(METRICS_SERVICE_MONITOR_TYPE, name, None, with_alias(opts, args.old_urn))
         self.service = None
         if args.service is not None:
             self.service = k8s.core.v1.Service(
                 f"{name}-service",
                 metadata=args.service["metadata"],
                 spec=args.service["spec"],
-                opts=pulumi.ResourceOptions(parent=self, aliases=aliases(SERVICE_TYPE, "service")),
+                opts=pulumi.ResourceOptions(parent=self, aliases=old_children(args.old_urn, SERVICE_TYPE, "service")),
             )
         self.service_monitor = custom_resource(
             f"{name}-servicemonitor",
             args.monitor,
             self,
             [self.service] if self.service is not None else [],
-            aliases=aliases(SERVICE_MONITOR_TYPE, "servicemonitor"),
+            aliases=old_children(args.old_urn, SERVICE_MONITOR_TYPE, "servicemonitor"),
         )
         self.register_outputs({})
 
