@@ -35,7 +35,8 @@ def _plain(text: str) -> str:
     return text.replace("`", "")
 
 
-def _default(model: type[Section], alias: str) -> Any:
+def field_default(model: type[Section], alias: str) -> Any:
+    """A setting's default (``...`` when it is required)."""
     field = model.model_fields[model.config_fields()[alias]]
     return field.get_default(call_default_factory=True) if not field.is_required() else ...
 
@@ -60,7 +61,7 @@ def field_summary(model: type[Section], skip: tuple[str, ...] = ()) -> str:
         if alias in skip:
             continue
         meta = model.meta(alias)
-        default = _default(model, alias)
+        default = field_default(model, alias)
         if meta.get("shown_default") == "unset" or (default is None and not meta.get("shown_default")):
             parts.append(f"{alias}?")
         elif default is ...:
@@ -96,7 +97,7 @@ def project_config() -> dict[str, dict[str, Any]]:
             }
         else:
             meta = Settings.meta(alias)
-            default = _default(Settings, alias)
+            default = field_default(Settings, alias)
             config[key] = {
                 "type": "string",
                 "description": _plain(meta["meaning"]),
@@ -120,7 +121,7 @@ def _shown(model: type[Section], alias: str) -> str:
     meta = model.meta(alias)
     if meta.get("shown_default"):
         return meta["shown_default"]
-    default = _default(model, alias)
+    default = field_default(model, alias)
     if default is ...:
         return "required"
     if default is None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
+from configuration.docs import field_default
 from configuration.model import PROVIDER_KEY, Secret, Section, Settings
 
 TARGET = Path(__file__).with_name("args.py")
@@ -168,9 +169,9 @@ def describe(model: type[Section], alias: str, node: Node) -> str:
         text += "."
     if meta.get("shown_default"):
         text += f" Default: {meta['shown_default']}."
-    elif not field.is_required() and node.kind in ("str", "int", "float", "bool", "enum"):
-        default = field.get_default(call_default_factory=True)
-        if default is not None:
+    elif node.kind in ("str", "int", "float", "bool", "enum"):
+        default = field_default(model, alias)
+        if default is not None and default is not ...:
             text += f" Default: {json.dumps(default)}."
     if node.kind == "secret":
         text += " Pass it as a secret."
