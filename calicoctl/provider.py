@@ -293,7 +293,19 @@ class CalicoctlPatchProvider(dynamic.ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         if props.get("renderTo"):
             return dynamic.ReadResult(id_, props)
-        live = Calicoctl(props).get()
+        calicoctl = Calicoctl(props)
+        try:
+            live = calicoctl.get()
+        except CalicoctlError as error:
+            if not _delete_unreachable():
+                raise
+            # As the kubernetes provider does on a refresh with this variable: the resource leaves the state.
+            pulumi.log.warn(
+                f"{error}; PULUMI_K8S_DELETE_UNREACHABLE is set, so this step leaves the stack's state and "
+                f"{calicoctl.kind} {calicoctl.name} is left as it is"
+                f" (its values before this program: {patch_json(props.get('originals') or {})})"
+            )
+            return dynamic.ReadResult("", {})
         if live is None:
             return dynamic.ReadResult(id_, props)
         applied = nest((path, value_at(live, path)) for path in leaf_paths(props["patch"]))

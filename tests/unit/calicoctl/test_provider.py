@@ -353,3 +353,17 @@ def test_delete_with_an_unreachable_datastore_fails_unless_the_operator_says_it_
     monkeypatch.setenv("PULUMI_K8S_DELETE_UNREACHABLE", "true")
     provider.delete(created.id, created.outs)  # left alone, with a warning naming the originals
     assert felix(sandbox)["spec"]["prometheusMetricsEnabled"] is True
+
+
+def test_a_refresh_with_an_unreachable_datastore_fails_unless_the_operator_says_it_is_gone(
+    sandbox, provider, felix_patch, monkeypatch
+):
+    sandbox.seed("FelixConfiguration", "default", ORIGINAL)
+    created = provider.create(felix_patch().props)
+    monkeypatch.setenv("FAKE_CALICOCTL_FAIL", "get")
+    with pytest.raises(CalicoctlError, match="refuses this get"):
+        provider.read(created.id, created.outs)
+    monkeypatch.setenv("PULUMI_K8S_DELETE_UNREACHABLE", "true")
+    gone = provider.read(created.id, created.outs)
+    assert gone.id == ""  # an empty id takes the step out of the state, as the kubernetes provider does
+    assert felix(sandbox)["spec"]["prometheusMetricsEnabled"] is True
