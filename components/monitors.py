@@ -26,16 +26,18 @@ def custom_resource(
     *,
     patch: bool = False,
     aliases: Sequence[pulumi.Input[str]] = (),
+    options: pulumi.ResourceOptions | None = None,
 ) -> pulumi.CustomResource:
     """A custom resource from its manifest; with ``patch``, a server-side-apply patch of one we do not own."""
     resource_class = k8s.apiextensions.CustomResourcePatch if patch else k8s.apiextensions.CustomResource
+    own = pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on), aliases=list(aliases))
     return resource_class(
         name,
         api_version=manifest["apiVersion"],
         kind=manifest["kind"],
         metadata=manifest["metadata"],
         spec=manifest["spec"],
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on), aliases=list(aliases)),
+        opts=pulumi.ResourceOptions.merge(own, options),
     )
 
 
@@ -103,6 +105,42 @@ class WorkloadScrape:
     monitor: bool = True  # False (<component>.monitor.enabled): metrics on, no monitor of ours
 
 
+def workload_monitor_manifests(
+    scrape: WorkloadScrape, workload: WorkloadSettings, *, node_label: bool
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The Service of ours (or None) and the monitor that scrape a Deployment: a PodMonitor on its
+    declared port (manifest install, pod scrape), a ServiceMonitor on a headless Service of ours
+    (manifest install, service scrape), or a ServiceMonitor on the operator's own metrics Service."""
+    common = {"namespace": workload.namespace, "node_label": node_label, "component": scrape.component}
+    if scrape.declare_port:
+        monitor = pod_monitor(
+            workload.monitor_name,
+            scrape.monitors,
+            selector=app_selector(workload.deployment),
+            port_name=workload.port_name,
+            **common,
+        )
+        return None, monitor
+    if scrape.install == "manifest":
+        return service_scrape(
+            f"calico-monitoring-{workload.monitor_name}",
+            workload.monitor_name,
+            scrape.monitors,
+            pod_selector=app_selector(workload.deployment),
+            port=workload.metrics_port,
+            port_name=workload.port_name,
+            **common,
+        )
+    monitor = service_monitor(
+        workload.monitor_name,
+        scrape.monitors,
+        selector=dict(scrape.operator_service["selector"]),
+        port_name=scrape.operator_service["port"],
+        **common,
+    )
+    return None, monitor
+
+
 def scrape_workload(
     name: str,
     scrape: WorkloadScrape,
@@ -112,41 +150,12 @@ def scrape_workload(
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource],
 ) -> pulumi.CustomResource | None:
-    """The monitor of a Deployment: a PodMonitor on its declared port (manifest install, pod
-    scrape), a ServiceMonitor on a headless Service of ours (manifest install, service
-    scrape), or a ServiceMonitor on the operator's own metrics Service; none when the stack
-    turned the monitor off."""
+    """The monitor of a Deployment (see workload_monitor_manifests); none when the stack turned it off."""
     if not scrape.monitor:
         return None
-    common = {"namespace": workload.namespace, "node_label": node_label, "component": scrape.component}
-    if scrape.declare_port:
-        manifest = pod_monitor(
-            workload.monitor_name,
-            scrape.monitors,
-            selector=app_selector(workload.deployment),
-            port_name=workload.port_name,
-            **common,
-        )
-        return custom_resource(f"{name}-podmonitor", manifest, parent, depends_on)
-    service: dict[str, Any] | None = None
-    if scrape.install == "manifest":
-        service, monitor = service_scrape(
-            f"calico-monitoring-{workload.monitor_name}",
-            workload.monitor_name,
-            scrape.monitors,
-            pod_selector=app_selector(workload.deployment),
-            port=workload.metrics_port,
-            port_name=workload.port_name,
-            **common,
-        )
-    else:
-        monitor = service_monitor(
-            workload.monitor_name,
-            scrape.monitors,
-            selector=dict(scrape.operator_service["selector"]),
-            port_name=scrape.operator_service["port"],
-            **common,
-        )
+    service, monitor = workload_monitor_manifests(scrape, workload, node_label=node_label)
+    if monitor["kind"] == "PodMonitor":
+        return custom_resource(f"{name}-podmonitor", monitor, parent, depends_on)
     scrape_component = MetricsServiceMonitor(
         f"{name}-monitor",
         MetricsServiceMonitorArgs(monitor=monitor, service=service),

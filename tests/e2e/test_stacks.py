@@ -148,3 +148,39 @@ def test_preview_fails_early_naming_a_missing_prerequisite(make_cluster, make_st
     }[missing]
     assert expected in output, output[-3000:]
     assert "not found" in output or "does not exist" in output or "NotFound" in output, output[-3000:]
+
+
+def test_preview_fails_early_on_a_hand_made_felix_podmonitor_and_passes_once_it_is_gone(make_cluster, make_stack):
+    cluster = make_cluster()
+    # The tutorial's manual step, applied by hand before anyone ran this program.
+    hand_made = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": {"name": "felix", "namespace": "monitoring"},
+        "spec": {
+            "selector": {"matchLabels": {"k8s-app": "calico-node"}},
+            "namespaceSelector": {"matchNames": ["kube-system"]},
+            "podMetricsEndpoints": [{"port": "http-metrics"}],
+        },
+    }
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(hand_made))
+    stack = make_stack(cluster, example_config("example-kdd"))
+    failed = stack.preview(check=False)
+    assert failed.returncode != 0
+    output = failed.stdout + failed.stderr
+    message = (
+        "PodMonitor monitoring/felix is in the way: it exists, was not created by Pulumi (written by "
+        "kubectl-client-side-apply), and this stack creates an object of that name. Delete it (kubectl delete "
+        "podmonitor felix -n monitoring), or give this stack's PodMonitor another name with "
+        "`pulumi config set --path calico-monitoring:podMonitor.name <name>`."
+    )
+    assert message in output, output[-3000:]
+    # Nothing was applied: the preview failed before the calicoctl step, and `up` fails the same way.
+    refused = stack.up(check=False)
+    assert refused.returncode != 0 and "is in the way" in refused.stdout + refused.stderr
+    assert cluster.calico_resource("felixConfiguration")["spec"].get("prometheusMetricsEnabled") is None
+    cluster.kubectl("delete", "podmonitor", "felix", "-n", "monitoring", "--wait=true")
+    stack.up()
+    # Our own PodMonitor, written by pulumi-kubernetes, is not in the way of the next run.
+    stack.preview("--expect-no-changes")
+    stack.destroy()

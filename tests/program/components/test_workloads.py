@@ -12,6 +12,7 @@ from tests.support.crd_schema import validate_monitoring_object
 BASE = {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "kubernetes"}}
 PREFIX = "calico-monitoring:"
 MONITORING = ("PodMonitor", "ServiceMonitor", "PrometheusRule")
+PREFLIGHT_CHART = "kubernetes:helm.sh/v4:Chart"  # renders no object: its lookups are read below
 
 
 def objects(config):
@@ -19,13 +20,40 @@ def objects(config):
     evaluation = evaluate({**BASE, **{PREFIX + k: v for k, v in config.items()}})
     found, calicoctl = {}, set()
     for r in evaluation.registrations:
-        if r.type.startswith("kubernetes:") and not r.type.startswith("pulumi:"):
+        if r.type.startswith("kubernetes:") and r.type != PREFLIGHT_CHART:
             manifest = r.plain_inputs
             kind = r.type.split(":")[-1]
             found[f"{kind}/{manifest['metadata'].get('namespace', '')}/{manifest['metadata']['name']}"] = manifest
         elif r.type == "pulumi-python:dynamic/calico-monitoring:CalicoctlPatch":
             calicoctl.add(f"{r.plain_inputs['kind']} {r.plain_inputs['resourceName']}")
     return found, calicoctl
+
+
+def preflight_lookups(config) -> list[str]:
+    """kind/namespace/name of each object the preflight chart looks up, in its order."""
+    evaluation = evaluate({**BASE, **{PREFIX + k: v for k, v in config.items()}})
+    [chart] = [r for r in evaluation.registrations if r.type == PREFLIGHT_CHART]
+    return [f"{o['kind']}/{o['namespace']}/{o['name']}" for o in chart.plain_inputs["values"]["objects"]]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {},
+        {"typha": {"enabled": True}},
+        {"felix": {"scrape": "service"}, "typha": {"enabled": True}},
+        {"install": "operator", "typha": {"enabled": True}},
+        {"podMonitor": {"name": "calico-felix", "namespace": "observability"}, "alerts": {"name": "calico"}},
+        {"typha": {"enabled": True, "monitor": {"enabled": False}}, "dashboards": {"enabled": False}},
+    ],
+    ids=["defaults", "typha", "service-scrape", "operator", "renamed", "fewer"],
+)
+def test_the_preflight_check_looks_up_every_object_the_stack_creates_and_no_patch(config):
+    found, _ = objects(config)
+    created = sorted(key for key in found if not key.split("/")[0].endswith("Patch"))
+    lookups = preflight_lookups(config)
+    assert sorted(lookups) == created
+    assert len(set(lookups)) == len(lookups)
 
 
 def test_manifest_install_with_port_patches():
