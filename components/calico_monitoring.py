@@ -8,19 +8,27 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from builders.manifests import OPERATOR_KUBE_CONTROLLERS_SERVICE, OPERATOR_TYPHA_SERVICE
+from builders.manifests import (
+    MONITORING_API,
+    OPERATOR_KUBE_CONTROLLERS_SERVICE,
+    OPERATOR_TYPHA_SERVICE,
+    felix_pod_monitor,
+    felix_service_scrape,
+)
 from calicoctl.command import CalicoctlTarget
 from components.alerts import CalicoAlerts, CalicoAlertsArgs
 from components.dashboards import CalicoDashboards, CalicoDashboardsArgs
 from components.felix import FelixMetrics, FelixMetricsArgs, UpgradeFrom
 from components.kube_controllers import KubeControllersMetrics, KubeControllersMetricsArgs
-from components.monitors import WorkloadScrape
-from components.prerequisites import ClusterPrerequisites
+from components.monitors import WorkloadScrape, workload_monitor_manifests
+from components.patches import PatchGiveBack
+from components.prerequisites import ClusterPrerequisites, object_in_the_way_check
 from components.typha import TyphaMetrics, TyphaMetricsArgs
 from components.verification import ScrapeVerification, ScrapeVerificationArgs
 from configuration import KubernetesProviderSettings, Settings, WorkloadSettings
 from dashboards.configmaps import dashboard_configmaps, dashboard_files
 from dashboards.rewrite import DashboardError
+from patch_release.connection import connection_props
 
 # Provider flags are set explicitly: the SDK otherwise fills unset ones from the KUBECONFIG
 # and PULUMI_K8S_* variables of whoever runs the program, so two machines would preview
@@ -49,6 +57,16 @@ def kubernetes_provider_args(settings: KubernetesProviderSettings) -> dict:
     if settings.context is not None:
         args["context"] = settings.context
     return args
+
+
+def patch_connection(settings: KubernetesProviderSettings) -> dict:
+    """The provider's connection settings, for the PatchReleases (the kubeconfig text stays secret)."""
+    content = settings.kubeconfig_content
+    return connection_props(
+        settings.kubeconfig_path,
+        pulumi.Output.secret(content.reveal()) if content is not None else None,
+        settings.context,
+    )
 
 
 def kubernetes_provider_from(opts: pulumi.ResourceOptions | None) -> pulumi.ProviderResource | None:
@@ -114,9 +132,22 @@ class CalicoMonitoring(pulumi.ComponentResource):
                 f"{name}-kubernetes", **provider_args, opts=pulumi.ResourceOptions(parent=self)
             )
         kubernetes = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
+        # Destroy gives the patches' fields back through the stack's own connection (components/patches.py);
+        # not for a provider handed in, whose connection the component cannot see, nor in render mode.
+        give_back = (
+            PatchGiveBack(patch_connection(settings.kubernetes))
+            if given is None and settings.render_yaml_to is None
+            else None
+        )
 
         if settings.render_yaml_to is None:
-            ClusterPrerequisites(f"{name}-prerequisites", settings, opts=kubernetes)
+            prerequisites = ClusterPrerequisites(
+                f"{name}-prerequisites", settings, objects_created(settings, dashboards), opts=kubernetes
+            )
+            # A missing prerequisite stops the run before anything is applied. After a refresh has
+            # dropped a patch whose target was deleted, applying it again would recreate the object
+            # (an Installation, which the operator would install Calico from) or fail half-way.
+            kubernetes = pulumi.ResourceOptions.merge(kubernetes, pulumi.ResourceOptions(depends_on=[prerequisites]))
         target = CalicoctlTarget(settings.datastore, settings.calicoctl, settings.render_yaml_to)
         self.felix = FelixMetrics(
             f"{name}-felix",
@@ -128,6 +159,7 @@ class CalicoMonitoring(pulumi.ComponentResource):
                 declare_port=settings.declares_ports,
                 monitor=settings.monitored("felix"),
                 upgrade_from=UpgradeFrom(root_urn=self.urn, root_name=name),
+                give_back=give_back,
             ),
             opts=kubernetes,
         )
@@ -138,6 +170,7 @@ class CalicoMonitoring(pulumi.ComponentResource):
                 TyphaMetricsArgs(
                     typha=settings.typha,
                     scrape=workload_scrape(settings, "typha", settings.typha, OPERATOR_TYPHA_SERVICE),
+                    give_back=give_back,
                 ),
                 opts=kubernetes,
             )
@@ -152,6 +185,7 @@ class CalicoMonitoring(pulumi.ComponentResource):
                     scrape=workload_scrape(
                         settings, "kube-controllers", settings.kube_controllers, OPERATOR_KUBE_CONTROLLERS_SERVICE
                     ),
+                    give_back=give_back,
                 ),
                 opts=kubernetes,
             )
@@ -199,3 +233,46 @@ def workload_scrape(
         job=settings.monitor_job(workload.monitor_name),
         monitor=settings.monitored(component),
     )
+
+
+def renamed_with(manifest: dict[str, Any], key: str) -> str:
+    kind = manifest["kind"]
+    return f", or give this stack's {kind} another name with `pulumi config set --path calico-monitoring:{key} <name>`"
+
+
+def objects_created(settings: Settings, dashboards: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Every object of a fixed name the stack creates (patches of Calico's own objects aside), each
+    from the manifest its component builds, with the way out of a clash the preflight check names."""
+    created: list[dict[str, str]] = []
+    if settings.monitored("felix"):
+        felix = settings.monitor_settings("felix")
+        if settings.declares_ports:
+            monitor = felix_pod_monitor(felix, settings.calico_node)
+            created.append(object_in_the_way_check(monitor, renamed_with(monitor, "podMonitor.name")))
+        else:
+            service, monitor = felix_service_scrape(felix, settings.calico_node, settings.felix.metrics_port)
+            created.append(object_in_the_way_check(service, ""))
+            created.append(object_in_the_way_check(monitor, renamed_with(monitor, "podMonitor.name")))
+    workloads = (
+        ("typha", "typha", settings.typha, OPERATOR_TYPHA_SERVICE),
+        ("kube-controllers", "kubeControllers", settings.kube_controllers, OPERATOR_KUBE_CONTROLLERS_SERVICE),
+    )
+    for component, key, workload, operator_service in workloads:
+        if workload.enabled and settings.monitored(component):
+            scrape = workload_scrape(settings, component, workload, operator_service)
+            service, monitor = workload_monitor_manifests(scrape, workload, node_label=False)
+            if service is not None:
+                created.append(object_in_the_way_check(service, renamed_with(service, f"{key}.monitorName")))
+            created.append(object_in_the_way_check(monitor, renamed_with(monitor, f"{key}.monitorName")))
+    if settings.jobs and (settings.alerts.enabled or dashboards):
+        rule = {
+            "apiVersion": MONITORING_API,
+            "kind": "PrometheusRule",
+            "metadata": {"name": settings.alerts.name, "namespace": settings.alerts.namespace},
+        }
+        created.append(object_in_the_way_check(rule, renamed_with(rule, "alerts.name")))
+    for configmap in dashboards:
+        created.append(
+            object_in_the_way_check(configmap, ", or move the dashboards with calico-monitoring:dashboards.namespace")
+        )
+    return created

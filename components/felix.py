@@ -22,6 +22,7 @@ from components.monitors import (
     old_children,
     with_alias,
 )
+from components.patches import DAEMON_SET, PatchGiveBack, patch_options
 from configuration import CalicoNodeSettings, FelixSettings, PodMonitorSettings
 
 CALICO_NODE_METRICS_PORT_TYPE = "calico-monitoring:index:CalicoNodeMetricsPort"
@@ -48,6 +49,7 @@ class CalicoNodeMetricsPortArgs:
     calico_node: CalicoNodeSettings
     metrics_port: int
     upgrade_from: UpgradeFrom | None = None
+    give_back: PatchGiveBack | None = None
 
 
 class CalicoNodeMetricsPort(pulumi.ComponentResource):
@@ -68,7 +70,9 @@ class CalicoNodeMetricsPort(pulumi.ComponentResource):
             f"{name}-daemonset-patch",
             metadata=manifest["metadata"],
             spec=manifest["spec"],
-            opts=pulumi.ResourceOptions(parent=self, aliases=patch_aliases),
+            opts=patch_options(
+                f"{name}-daemonset-patch", DAEMON_SET, manifest["metadata"], self, args.give_back, patch_aliases
+            ),
         )
         # Read back after the patch on every run: the first `up` shows the rollout just started,
         # any later `up` (with nothing to change) where it stands.
@@ -121,6 +125,7 @@ class FelixMetricsArgs:
     upgrade_from: UpgradeFrom | None = None
     # False (felix.monitor.enabled): metrics on, and the port declared, but no monitor of ours.
     monitor: bool = True
+    give_back: PatchGiveBack | None = None
 
 
 class FelixMetrics(pulumi.ComponentResource):
@@ -144,7 +149,7 @@ class FelixMetrics(pulumi.ComponentResource):
         if args.declare_port:
             port = CalicoNodeMetricsPort(
                 f"{name}-calico-node-port",
-                CalicoNodeMetricsPortArgs(args.calico_node, args.felix.metrics_port, args.upgrade_from),
+                CalicoNodeMetricsPortArgs(args.calico_node, args.felix.metrics_port, args.upgrade_from, args.give_back),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.command]),
             )
             self.rollout = port.rollout

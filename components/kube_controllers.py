@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 from builders.manifests import kube_controllers_port_patch
 from calicoctl.command import CalicoctlTarget, calicoctl_patch_command
 from components.monitors import WorkloadScrape, scrape_workload
+from components.patches import DEPLOYMENT, PatchGiveBack, patch_options
 from configuration import WorkloadSettings
 
 
@@ -19,6 +20,7 @@ class KubeControllersMetricsArgs:
     kube_controllers: WorkloadSettings
     target: CalicoctlTarget
     scrape: WorkloadScrape
+    give_back: PatchGiveBack | None = None
 
 
 class KubeControllersMetrics(pulumi.ComponentResource):
@@ -47,7 +49,9 @@ class KubeControllersMetrics(pulumi.ComponentResource):
                     f"{name}-deployment-patch",
                     metadata=manifest["metadata"],
                     spec=manifest["spec"],
-                    opts=pulumi.ResourceOptions(parent=self),
+                    opts=patch_options(
+                        f"{name}-deployment-patch", DEPLOYMENT, manifest["metadata"], self, args.give_back
+                    ),
                 )
             )
         # ipam_* series carry their own `node` label.

@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 from builders.manifests import align_with_live, installation_typha_patch, typha_patch
 from builders.sdk_values import plain
 from components.monitors import WorkloadScrape, custom_resource, scrape_workload
+from components.patches import DEPLOYMENT, INSTALLATION, PatchGiveBack, patch_options
 from configuration import WorkloadSettings
 
 
@@ -17,6 +18,7 @@ from configuration import WorkloadSettings
 class TyphaMetricsArgs:
     typha: WorkloadSettings
     scrape: WorkloadScrape
+    give_back: PatchGiveBack | None = None
 
 
 class TyphaMetrics(pulumi.ComponentResource):
@@ -33,7 +35,15 @@ class TyphaMetrics(pulumi.ComponentResource):
         typha = args.typha
         if args.scrape.install == "operator":
             manifest = installation_typha_patch(typha.metrics_port)
-            self.enable = custom_resource(f"{name}-installation-patch", manifest, self, patch=True)
+            self.enable = custom_resource(
+                f"{name}-installation-patch",
+                manifest,
+                self,
+                patch=True,
+                options=patch_options(
+                    f"{name}-installation-patch", INSTALLATION, manifest["metadata"], self, args.give_back
+                ),
+            )
         else:
             manifest = typha_patch(typha, declare_port=args.scrape.declare_port)
             # calico-typha already has env and ports entries: the patch lists them before ours.
@@ -47,7 +57,7 @@ class TyphaMetrics(pulumi.ComponentResource):
                 f"{name}-deployment-patch",
                 metadata=manifest["metadata"],
                 spec=spec,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=patch_options(f"{name}-deployment-patch", DEPLOYMENT, manifest["metadata"], self, args.give_back),
             )
         self.monitor = scrape_workload(name, args.scrape, typha, node_label=True, parent=self, depends_on=[self.enable])
         self.job = args.scrape.job

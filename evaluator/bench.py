@@ -24,6 +24,10 @@ import pulumi_kubernetes as k8s
 from calicoctl.provider import CALICOCTL_PATCH_TYPE, CalicoctlPatch
 from evaluator.mock_engine import Registration, evaluate, load_stack_file
 from evaluator.render import all_stacks
+from patch_release.provider import PatchRelease
+
+PATCH_RELEASE_TYPE = "pulumi-python:dynamic/calico-monitoring:PatchRelease"
+CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
 
 TARGET = 1.2
 
@@ -74,7 +78,13 @@ def bare_program(registrations: list[Registration]):
         provider = None
         for registration in ordered:
             parent = pulumi.ResourceOptions(parent=by_urn.get(registration.parent))
-            if not registration.custom:
+            if registration.type == CHART_TYPE:
+                inputs = registration.plain_inputs
+                opts = pulumi.ResourceOptions.merge(parent, pulumi.ResourceOptions(provider=provider))
+                resource = k8s.helm.v4.Chart(
+                    registration.name, chart=inputs["chart"], values=inputs["values"], opts=opts
+                )
+            elif not registration.custom:
                 resource = pulumi.ComponentResource(registration.type, registration.name, None, parent)
             elif registration.type == "pulumi:providers:kubernetes":
                 args = {_snake(k): _provider_value(v) for k, v in registration.plain_inputs.items()}
@@ -82,6 +92,9 @@ def bare_program(registrations: list[Registration]):
             elif registration.type == CALICOCTL_PATCH_TYPE:
                 inputs = {k: v for k, v in registration.plain_inputs.items() if k != "__provider"}
                 resource = CalicoctlPatch(registration.name, inputs, opts=parent)
+            elif registration.type == PATCH_RELEASE_TYPE:
+                inputs = {k: v for k, v in registration.plain_inputs.items() if k != "__provider"}
+                resource = PatchRelease(registration.name, inputs, opts=parent)
             else:
                 opts = pulumi.ResourceOptions.merge(parent, pulumi.ResourceOptions(provider=provider))
                 resource = _kubernetes_resource(registration, opts)

@@ -1,18 +1,21 @@
-"""The package's provider process: CalicoMonitoring's Construct, and the calicoctl patches' CRUD.
+"""The package's provider process: CalicoMonitoring's Construct, and the CRUD of its own resources.
 
 Run as a stack program, a calicoctl patch is a dynamic resource, whose provider the engine starts
 as a separate Python process with the CLI's `python3` (which a YAML or TypeScript program does not
 have with this code and the Pulumi SDK in it). Served as a package, the components create
 `calico-monitoring:index:CalicoctlPatch` instead: a custom resource of this package, so the
 engine sends its Check/Diff/Create/Read/Update/Delete to this same process, in the package's own
-virtualenv, where CalicoctlPatchProvider does the work.
+virtualenv, where CalicoctlPatchProvider does the work. The same holds for the PatchRelease
+beside each patch of Calico's objects (`calico-monitoring:index:PatchRelease`, PatchReleaseProvider).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,11 +31,15 @@ from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 import calicoctl.command
+import components.prerequisites
 from calicoctl.provider import INPUT_KEYS, CalicoctlPatchProvider
+from components import patches
 from components.calico_monitoring import CalicoMonitoring as ProgramCalicoMonitoring
 from package.component import NAME, VERSION, CalicoMonitoring, outputs_of, settings_from_args
+from patch_release.provider import PatchReleaseProvider
 
 PATCH_TYPE = f"{NAME}:index:CalicoctlPatch"
+RELEASE_TYPE = f"{NAME}:index:PatchRelease"
 
 
 class PackagedCalicoctlPatch(pulumi.CustomResource):
@@ -46,6 +53,14 @@ class PackagedCalicoctlPatch(pulumi.CustomResource):
         super().__init__(
             PATCH_TYPE, name, {**props, "applied": None, "originals": None}, pulumi.ResourceOptions.merge(opts, own)
         )
+
+
+class PackagedPatchRelease(pulumi.CustomResource):
+    """The same PatchRelease as patch_release.provider.PatchRelease, as this package's own resource type."""
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        own = pulumi.ResourceOptions(additional_secret_outputs=["connection"], version=VERSION)
+        super().__init__(RELEASE_TYPE, name, props, pulumi.ResourceOptions.merge(opts, own))
 
 
 def reveal(value: Any) -> tuple[Any, bool]:
@@ -80,9 +95,16 @@ def to_struct(properties: dict[str, Any], secret: set[str]) -> struct_pb2.Struct
 
 
 class Servicer(ProviderServicer):
-    """The component provider host's servicer, plus the CRUD of PATCH_TYPE."""
+    """The component provider host's servicer, plus the CRUD of PATCH_TYPE and RELEASE_TYPE."""
 
     patches = CalicoctlPatchProvider()
+    releases = PatchReleaseProvider()
+
+    def _provider(self, urn: str) -> tuple[Any, tuple[str, ...]]:
+        """Who serves the resource of ``urn``, and the input keys its diff names."""
+        if urn.split("::")[2].rsplit("$", 1)[-1] == RELEASE_TYPE:
+            return self.releases, ("target", "connection")
+        return self.patches, INPUT_KEYS
 
     async def _call(self, context, function, *args):
         try:
@@ -94,10 +116,11 @@ class Servicer(ProviderServicer):
         return provider_pb2.CheckResponse(inputs=request.news)
 
     async def Diff(self, request, context):
+        provider, keys = self._provider(request.urn)
         olds, _ = plain_properties(request.olds)
         news, _ = plain_properties(request.news)
-        result = await self._call(context, self.patches.diff, request.id, olds, news)
-        changed = [key for key in INPUT_KEYS if olds.get(key) != news.get(key)]
+        result = await self._call(context, provider.diff, request.id, olds, news)
+        changed = [key for key in keys if olds.get(key) != news.get(key)]
         return provider_pb2.DiffResponse(
             changes=provider_pb2.DiffResponse.DIFF_SOME if result.changes else provider_pb2.DiffResponse.DIFF_NONE,
             replaces=list(result.replaces or []),
@@ -106,24 +129,28 @@ class Servicer(ProviderServicer):
         )
 
     async def Create(self, request, context):
+        provider, _ = self._provider(request.urn)
         props, secret = plain_properties(request.properties)
-        result = await self._call(context, self.patches.create, props)
+        result = await self._call(context, provider.create, props)
         return provider_pb2.CreateResponse(id=result.id, properties=to_struct(result.outs, secret))
 
     async def Update(self, request, context):
+        provider, _ = self._provider(request.urn)
         olds, _ = plain_properties(request.olds)
         news, secret = plain_properties(request.news)
-        result = await self._call(context, self.patches.update, request.id, olds, news)
+        result = await self._call(context, provider.update, request.id, olds, news)
         return provider_pb2.UpdateResponse(properties=to_struct(result.outs, secret))
 
     async def Read(self, request, context):
+        provider, _ = self._provider(request.urn)
         props, secret = plain_properties(request.properties)
-        result = await self._call(context, self.patches.read, request.id, props)
+        result = await self._call(context, provider.read, request.id, props)
         return provider_pb2.ReadResponse(id=result.id, properties=to_struct(result.outs, secret), inputs=request.inputs)
 
     async def Delete(self, request, context):
+        provider, _ = self._provider(request.urn)
         props, _ = plain_properties(request.properties)
-        await self._call(context, self.patches.delete, request.id, props)
+        await self._call(context, provider.delete, request.id, props)
         return empty_pb2.Empty()
 
 
@@ -150,6 +177,11 @@ class CalicoMonitoringProvider(ComponentProvider):
 def serve(argv: list[str]) -> None:
     """pulumi.provider.main with this servicer: print the port, then serve until the engine stops us."""
     calicoctl.command.patch_resource = PackagedCalicoctlPatch
+    patches.release_resource = PackagedPatchRelease
+    # The engine starts this process and the kubernetes provider in the consumer's project directory,
+    # where the package's code is not: the chart's path from there.
+    prerequisites = components.prerequisites
+    prerequisites.preflight_chart_reference = os.path.relpath(prerequisites.PREFLIGHT_CHART, Path.cwd())
     provider = CalicoMonitoringProvider()
     engine = next(arg for arg in argv if not arg.startswith("-"))
 

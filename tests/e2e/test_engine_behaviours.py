@@ -120,19 +120,25 @@ def stack_resource_types(stack) -> list[str]:
     return [r["type"] for r in resources if not r["type"].startswith("pulumi:")]
 
 
-def test_destroy_after_calico_node_was_deleted_finishes_with_refresh(make_cluster, make_stack):
+def patch_managers(cluster, kind: str, name: str, namespace: str) -> list[str]:
+    """The pulumi-kubernetes field managers of an object (kubectl shows managedFields only when asked)."""
+    shown = cluster.kubectl("get", kind, name, "-n", namespace, "-o", "json", "--show-managed-fields")
+    entries = json.loads(shown)["metadata"].get("managedFields") or []
+    return sorted({entry["manager"] for entry in entries if entry["manager"].startswith("pulumi-kubernetes")})
+
+
+def test_destroy_after_calico_node_was_deleted_finishes(make_cluster, make_stack):
     cluster = make_cluster()
     stack = make_stack(cluster, example_config("example-kdd"))
     before = cluster.calico_resource("felixConfiguration")
     stack.up()
+    assert patch_managers(cluster, "daemonset", "calico-node", "kube-system")  # the patch's own manager
     cluster.kubectl("delete", "daemonset", "calico-node", "-n", "kube-system", "--wait=true")
-    # pulumi-kubernetes gives a patch's fields back with a server-side apply that does not check that its target
-    # still exists: a plain destroy stops here (README: "Destroy after Calico was removed").
-    blocked = stack.destroy(check=False)
-    assert blocked.returncode != 0
-    assert "currently managing a required field" in blocked.stdout + blocked.stderr
-    # The refresh finds the DaemonSet gone and drops its patch from the state, so destroy does not touch it.
-    stack.destroy("--refresh")
+    # pulumi-kubernetes would give the fields back with an apply of a DaemonSet without a spec, which fails with
+    # "this Patch resource is currently managing a required field" and stops the destroy; the patch's
+    # PatchRelease finds calico-node gone instead.
+    result = stack.destroy()
+    assert "DaemonSet kube-system/calico-node no longer exists" in result.stdout
     assert stack_resource_types(stack) == []
     assert cluster.get("daemonset", "calico-node", "kube-system") is None
     after = cluster.calico_resource("felixConfiguration")
@@ -146,16 +152,29 @@ def test_after_the_installation_was_deleted_nothing_recreates_it(make_cluster, m
     install_operator_crds(cluster)
     cluster.kubectl("create", "namespace", "calico-system")
     installation = {"apiVersion": "operator.tigera.io/v1", "kind": "Installation", "metadata": {"name": "default"}}
-    cluster.kubectl("apply", "-f", "-", input=json.dumps({**installation, "spec": {"variant": "Calico"}}))
     stack = make_stack(cluster, example_config("example-operator"))
-    stack.up()
-    cluster.kubectl("delete", "installation", "default", "--wait=true")
-    # The refresh drops the InstallationPatch from the state. Applying it again would create an Installation with
-    # only typhaMetricsPort set, which the operator would install Calico from: the missing prerequisite stops it.
+
+    def install_and_up() -> None:
+        cluster.kubectl("apply", "-f", "-", input=json.dumps({**installation, "spec": {"variant": "Calico"}}))
+        stack.up()
+        assert cluster.get("installation", "default")["spec"]["typhaMetricsPort"] == 9093
+        cluster.kubectl("delete", "installation", "default", "--wait=true")
+
+    install_and_up()
+    # pulumi-kubernetes would give typhaMetricsPort back with an apply that creates Installation default, empty,
+    # which a running operator installs Calico from; the patch's PatchRelease finds it gone instead.
+    result = stack.destroy()
+    assert "Installation default no longer exists" in result.stdout
+    assert cluster.get("installation", "default") is None
+    assert stack_resource_types(stack) == []
+
+    install_and_up()
+    # A refresh drops the InstallationPatch from the state, and applying it again would create the Installation:
+    # the missing prerequisite stops the run before anything is applied.
     stopped = stack.up("--refresh", check=False)
     assert stopped.returncode != 0
     assert "calico-monitoring-prerequisites-tigera-operator-installation-default" in stopped.stdout
     assert cluster.get("installation", "default") is None
-    stack.destroy("--refresh")
+    stack.destroy()
     assert cluster.get("installation", "default") is None
     assert stack_resource_types(stack) == []

@@ -23,10 +23,22 @@ EXPECTED_TREE = [
     (PROVIDER, "calico-monitoring-kubernetes", "calico-monitoring"),
     # Reads of what the cluster must have (CRDs, calico-node), so a preview fails early.
     (COMPONENT + "ClusterPrerequisites", "calico-monitoring-prerequisites", "calico-monitoring"),
+    # Helm's lookup of each object the stack creates: someone else's of the same name fails the preview.
+    (
+        "kubernetes:helm.sh/v4:Chart",
+        "calico-monitoring-prerequisites-objects-in-the-way",
+        "calico-monitoring-prerequisites",
+    ),
     (COMPONENT + "CalicoNodeMetricsPort", "calico-monitoring-felix-calico-node-port", "calico-monitoring-felix"),
     (
         PATCH,
         "calico-monitoring-felix-calico-node-port-daemonset-patch",
+        "calico-monitoring-felix-calico-node-port",
+    ),
+    # Destroy gives the patch's fields back through it, after checking that calico-node still exists.
+    (
+        "pulumi-python:dynamic/calico-monitoring:PatchRelease",
+        "calico-monitoring-felix-calico-node-port-daemonset-patch-release",
         "calico-monitoring-felix-calico-node-port",
     ),
     (COMPONENT + "FelixPodMonitor", "calico-monitoring-felix-monitor", "calico-monitoring-felix"),
@@ -37,6 +49,11 @@ EXPECTED_TREE = [
     (
         "kubernetes:apps/v1:DeploymentPatch",
         "calico-monitoring-kube-controllers-deployment-patch",
+        "calico-monitoring-kube-controllers",
+    ),
+    (
+        "pulumi-python:dynamic/calico-monitoring:PatchRelease",
+        "calico-monitoring-kube-controllers-deployment-patch-release",
         "calico-monitoring-kube-controllers",
     ),
     (PODMONITOR, "calico-monitoring-kube-controllers-podmonitor", "calico-monitoring-kube-controllers"),
@@ -162,6 +179,11 @@ def test_example_stack_registers_the_four_components_in_order(stack):
     monitor_component = evaluation.one(COMPONENT + "FelixPodMonitor")
     assert port_component.dependencies == [command.urn]
     assert evaluation.one(PATCH).urn in monitor_component.dependencies
+
+    # Nothing is applied before the prerequisites are found, the preflight lookups among them.
+    preflight = evaluation.one("kubernetes:helm.sh/v4:Chart")
+    assert preflight.urn in evaluation.one(COMPONENT + "FelixMetrics").dependencies
+    assert preflight.urn in evaluation.one(COMPONENT + "CalicoDashboards").dependencies
 
     provider = evaluation.one(PROVIDER)
     for kubernetes_resource in evaluation.registrations:

@@ -12,6 +12,7 @@ from pulumi.provider.experimental.util import camel_case
 from pulumi.runtime import rpc
 
 import calicoctl.command
+import components.patches
 import package.args as args_module
 from calicoctl.provider import CalicoctlPatch
 from configuration import ConfigError, Settings, parse_settings
@@ -20,6 +21,7 @@ from package import generate
 from package.args import CalicoMonitoringArgs, DatastoreType, FelixScrape
 from package.component import settings_from_args
 from package.provider import CalicoMonitoringProvider, plain_properties, to_struct
+from patch_release.provider import PatchRelease
 
 ROOT = generate.TARGET.parent.parent
 
@@ -196,5 +198,7 @@ def test_the_plugin_creates_the_patches_as_its_own_resource_type(monkeypatch):
 
     monkeypatch.setattr(calicoctl.command, "patch_resource", CalicoctlPatch)
     monkeypatch.setattr(package.provider.asyncio, "run", lambda coroutine: coroutine.close())
+    monkeypatch.setattr(components.patches, "release_resource", PatchRelease)
     package.provider.serve(["127.0.0.1:1"])
     assert calicoctl.command.patch_resource is package.provider.PackagedCalicoctlPatch
+    assert components.patches.release_resource is package.provider.PackagedPatchRelease
