@@ -294,17 +294,8 @@ class CalicoctlPatchProvider(dynamic.ResourceProvider):
         if props.get("renderTo"):
             return dynamic.ReadResult(id_, props)
         calicoctl = Calicoctl(props)
-        try:
-            live = calicoctl.get()
-        except CalicoctlError as error:
-            if not _delete_unreachable():
-                raise
-            # As the kubernetes provider does on a refresh with this variable: the resource leaves the state.
-            pulumi.log.warn(
-                f"{error}; PULUMI_K8S_DELETE_UNREACHABLE is set, so this step leaves the stack's state and "
-                f"{calicoctl.kind} {calicoctl.name} is left as it is"
-                f" (its values before this program: {patch_json(props.get('originals') or {})})"
-            )
+        reached, live = _live_unless_gone(calicoctl, props, "this step leaves the stack's state and ")
+        if not reached:  # as the kubernetes provider does on a refresh with the variable
             return dynamic.ReadResult("", {})
         if live is None:
             return dynamic.ReadResult(id_, props)
@@ -316,23 +307,28 @@ class CalicoctlPatchProvider(dynamic.ResourceProvider):
             remove_rendered(props)
             return
         calicoctl = Calicoctl(props)
-        try:
-            live = calicoctl.get()
-        except CalicoctlError as error:
-            if not _delete_unreachable():
-                raise
-            # The operator said the cluster is gone (the kubernetes provider's own escape hatch).
-            pulumi.log.warn(
-                f"{error}; PULUMI_K8S_DELETE_UNREACHABLE is set, so {calicoctl.kind} {calicoctl.name} is left as it is"
-                f" (its values before this program: {patch_json(props.get('originals') or {})})"
-            )
-            return
-        if live is None:
+        reached, live = _live_unless_gone(calicoctl, props)
+        if not reached or live is None:
             return
         originals = recorded_originals(live)
         if originals is None:
             originals = props.get("originals") or {}
         calicoctl.patch(restore_patch(originals))
+
+
+def _live_unless_gone(calicoctl: Calicoctl, props: dict[str, Any], consequence: str = "") -> tuple[bool, Any]:
+    """(True, the live resource or None); (False, None) when calicoctl cannot read it and the operator said
+    the cluster is gone with PULUMI_K8S_DELETE_UNREACHABLE, the kubernetes provider's own escape hatch."""
+    try:
+        return True, calicoctl.get()
+    except CalicoctlError as error:
+        if not _delete_unreachable():
+            raise
+        pulumi.log.warn(
+            f"{error}; PULUMI_K8S_DELETE_UNREACHABLE is set, so {consequence}{calicoctl.kind} {calicoctl.name} "
+            f"is left as it is (its values before this program: {patch_json(props.get('originals') or {})})"
+        )
+        return False, None
 
 
 def _delete_unreachable() -> bool:

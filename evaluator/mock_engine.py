@@ -76,6 +76,7 @@ class Registration:
     delete_before_replace: bool
     replace_on_changes: list[str]
     aliases: list[str] = field(default_factory=list)  # URNs this resource had before (upgrades)
+    deleted_with: str = ""  # the URN whose deletion makes this one's delete a no-op
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -137,6 +138,7 @@ class RecordingMonitor(MockMonitor):
                     delete_before_replace=request.deleteBeforeReplace,
                     replace_on_changes=list(request.replaceOnChanges),
                     aliases=sorted([*request.aliasURNs, *(alias.urn for alias in request.aliases if alias.urn)]),
+                    deleted_with=request.deletedWith,
                 )
             )
         return response

@@ -147,8 +147,12 @@ def exercise(stack: CliStack, cluster, felix_port: int) -> dict[str, float]:
     assert all(r["provider"].split("::")[2] == "pulumi:providers:calico-monitoring" for r in patches)
     assert all(SECRET_SIG in r["outputs"]["connection"] for r in patches), "connection not kept as a secret"
     assert not [r for r in state if "pulumi-python" in r["type"]], "a dynamic resource was created"
-    kubernetes = [r for r in state if r["type"].startswith("kubernetes:")]
+    kubernetes = [r for r in state if r["type"].startswith("kubernetes:") and r.get("custom")]
     assert kubernetes and all("::pulumi:providers:kubernetes::k8s::" in r["provider"] for r in kubernetes)
+    # The preflight lookups ran with the consumer's provider, from the package's own chart.
+    assert [r["type"] for r in state if r["type"] == "kubernetes:helm.sh/v4:Chart"] == ["kubernetes:helm.sh/v4:Chart"]
+    # With a provider handed in, the provider gives the patches' fields back itself (README).
+    assert not [r for r in state if r["type"] == "calico-monitoring:index:PatchRelease"]
 
     started = time.monotonic()
     stack.preview("--expect-no-changes")
@@ -338,3 +342,44 @@ def test_typescript_program_uses_the_package(
 
     took = exercise(stack, cluster, felix_port=9094)
     print(f"typescript consumer: {json.dumps({k: round(v, 1) for k, v in took.items()})}")
+
+
+def test_a_yaml_program_without_a_provider_destroys_after_calico_node_was_deleted(
+    make_cluster, binaries, pulumi_home, package_venv, tmp_path, request
+):
+    cluster = make_cluster()
+    package = copy_package(tmp_path / "calico-monitoring", package_venv)
+    # No provider handed in: the component makes its own from the ambient kubeconfig, and so do its PatchReleases.
+    ambient = tmp_path / "ambient-kubeconfig"
+    document = yaml.safe_load(cluster.kubeconfig.read_text())
+    ambient.write_text(yaml.safe_dump({**document, "current-context": "e2e"}))
+    project = {
+        "name": "yaml-consumer",
+        "runtime": "yaml",
+        "packages": {"calico-monitoring": str(package)},
+        "resources": {
+            "calico": {
+                "type": "calico-monitoring:CalicoMonitoring",
+                "properties": {
+                    "datastore": {"type": "kubernetes", "kubeconfig": str(cluster.kubeconfig), "context": "e2e"},
+                    "kubeControllers": {"enabled": False},
+                },
+            },
+        },
+        "outputs": {"felixMetricsEnabled": "${calico.felixMetricsEnabled}"},
+    }
+    stack = consumer(binaries, pulumi_home, tmp_path / "yaml", cluster, project, {}, request)
+    stack.env["KUBECONFIG"] = str(ambient)
+    felix_before = spec_of(cluster, "felixConfiguration")
+    stack.up()
+    state = json.loads(stack.export())["deployment"]["resources"]
+    [release] = [r for r in state if r["type"] == "calico-monitoring:index:PatchRelease"]
+    assert release["provider"].split("::")[2] == "pulumi:providers:calico-monitoring"
+    assert release["id"] == "DaemonSet kube-system/calico-node"
+    cluster.kubectl("delete", "daemonset", "calico-node", "-n", "kube-system", "--wait=true")
+    # The plugin's PatchRelease finds calico-node gone, so the provider's failing give-back never runs.
+    stack.destroy()
+    left = json.loads(stack.export())["deployment"].get("resources") or []
+    assert [r["type"] for r in left if not r["type"].startswith("pulumi:")] == []
+    assert cluster.get("daemonset", "calico-node", "kube-system") is None
+    assert spec_of(cluster, "felixConfiguration") == felix_before

@@ -294,6 +294,9 @@ def test_inline_kubeconfig_is_secret_for_provider_and_calicoctl():
         content
     )
     assert environment["K8S_CURRENT_CONTEXT"] == "ci"
+    # The PatchReleases reach the cluster with the same kubeconfig text, kept secret.
+    releases = evaluation.by_type("pulumi-python:dynamic/calico-monitoring:PatchRelease")
+    assert releases and all(r.inputs["connection"]["kubeconfig"] == SecretInput(content) for r in releases)
     for registration in evaluation.registrations:
         assert not any("TOKEN" in text for text in plain_strings(registration.inputs))
 

@@ -293,3 +293,32 @@ def test_rollout_status(metadata, status, complete):
     from builders.manifests import rollout_status
 
     assert rollout_status(metadata, status)["complete"] is bool(complete)
+
+
+RELEASE = "pulumi-python:dynamic/calico-monitoring:PatchRelease"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"typha": {"enabled": True}}, {"install": "operator", "typha": {"enabled": True}}],
+    ids=["manifest", "operator"],
+)
+def test_every_patch_is_deleted_with_a_release_of_the_object_it_patches(config):
+    evaluation = evaluate({**BASE, **{PREFIX + k: v for k, v in config.items()}})
+    releases = {r.urn: r for r in evaluation.by_type(RELEASE)}
+    patches = [r for r in evaluation.registrations if r.type.startswith("kubernetes:") and r.type.endswith("Patch")]
+    assert patches and len(releases) == len(patches)
+    for patch in patches:
+        release = releases[patch.deleted_with]
+        assert release.name == f"{patch.name}-release"
+        target = release.plain_inputs["target"]
+        metadata = patch.plain_inputs["metadata"]
+        assert (target["name"], target["namespace"]) == (metadata["name"], metadata.get("namespace"))
+        assert patch.type.split(":")[-1] == target["kind"] + "Patch"
+        assert release.plain_inputs["connection"] == {"kubeconfigPath": None, "kubeconfig": None, "context": "c"}
+
+
+def test_render_mode_has_no_release():
+    evaluation = evaluate({**BASE, PREFIX + "renderYamlTo": "out", PREFIX + "felix": {"scrape": "service"}})
+    assert evaluation.by_type(RELEASE) == []
+    assert all(not r.deleted_with for r in evaluation.registrations)
