@@ -26,7 +26,7 @@ test: lint
 
 # Offline render into rendered/<stack>/ (all stacks when STACK is empty); no Pulumi CLI, no cluster.
 render: $(VENV)/.installed
-	$(VENV)/bin/python -m evaluator.render $(if $(STACK),$(STACK),--all)
+	$(VENV)/bin/python -m tools.evaluator.render $(if $(STACK),$(STACK),--all)
 
 # Pulumi.yaml's config block and the README's configuration tables, from the configuration model;
 # the component package's Args (package/args.py) from the same model.
@@ -36,7 +36,7 @@ docs: $(VENV)/.installed
 
 # Cost of the program's own logic on the mock engine, against a bare program registering the same resources.
 bench: $(VENV)/.installed
-	$(VENV)/bin/python -m evaluator.bench
+	$(VENV)/bin/python -m tools.evaluator.bench
 
 # Builds the e2e binaries from Go modules into ~/.cache/calico-monitoring/e2e (once per version).
 e2e-bin:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from evaluator.mock_engine import Evaluation, evaluate, reveal
 from tests.support.calicoctl_sandbox import CalicoctlSandbox
+from tools.evaluator.mock_engine import Evaluation, evaluate, reveal
 
 KDD = {"kubernetes:context": "prod-eu-1", "calico-monitoring:datastore": {"type": "kubernetes"}}
 FELIX_COMMAND = "calico-monitoring-felix-calicoctl-patch"

@@ -108,13 +108,13 @@ def test_the_cli_reads_stack_files_as_make_render_does(make_cluster, make_stack)
     )
     failed = stack.preview(check=False)
     assert failed.returncode != 0
-    # The same message tests/program/evaluator/test_render.py expects from the offline evaluator.
+    # The same message tests/program/tools/evaluator/test_render.py expects from the offline evaluator.
     assert 'calico-monitoring:dashboards.enabled: got "yes"; expected true or false' in failed.stdout + failed.stderr
 
 
 def test_the_cli_refuses_a_non_object_for_an_object_key_as_make_render_does(make_cluster, make_stack, tmp_path):
     # Pulumi.yaml declares the object keys `type: object`: the CLI checks that before the program runs.
-    from evaluator.mock_engine import StackConfigError, load_stack_file
+    from tools.evaluator.mock_engine import StackConfigError, load_stack_file
 
     cluster = make_cluster(calico=False, monitoring_crds=False)
     stack = make_stack(cluster, example_config("example-kdd"))

@@ -8,9 +8,9 @@ import pytest
 
 from builders.promql import selectors
 from dashboards.rewrite import load_dashboard_sources, rewrite_datasources
-from evaluator.mock_engine import evaluate
 from tests.e2e.cluster import calico_manifests
 from tests.support.grafana import datasource_variable, foreign_refs, panel_queries, queries_without_datasource
+from tools.evaluator.mock_engine import evaluate
 
 pytestmark = pytest.mark.e2e
 BASE = {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "kubernetes"}}

@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from evaluator.mock_engine import evaluate, load_stack_file
-from evaluator.render import all_stacks
+from tools.evaluator.mock_engine import evaluate, load_stack_file
+from tools.evaluator.render import all_stacks
 
 
 def snapshot(evaluation):

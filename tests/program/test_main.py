@@ -7,7 +7,7 @@ from pulumi import RunError
 
 from components.calico_monitoring import CalicoMonitoring
 from configuration import load_settings
-from evaluator.mock_engine import Evaluation, SecretInput, evaluate, reveal, stack_file_config
+from tools.evaluator.mock_engine import Evaluation, SecretInput, evaluate, reveal, stack_file_config
 
 COMPONENT = "calico-monitoring:index:"
 COMMAND = "pulumi-python:dynamic/calico-monitoring:CalicoctlPatch"

@@ -7,8 +7,8 @@ import subprocess
 import yaml
 
 from configuration import Settings, parse_settings
-from evaluator.bench import bare_program
-from evaluator.mock_engine import ROOT, Evaluation, evaluate, load_stack_file
+from tools.evaluator.bench import bare_program
+from tools.evaluator.mock_engine import ROOT, Evaluation, evaluate, load_stack_file
 
 
 def test_pulumi_yaml_declares_every_setting_with_a_description():

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-from evaluator.mock_engine import ROOT
+from tools.evaluator.mock_engine import ROOT
 
 WORKFLOW = ROOT / ".github" / "workflows" / "pull-request.yml"
 

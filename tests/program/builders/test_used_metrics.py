@@ -30,10 +30,10 @@ from builders.used_metrics import (
 from configuration import ConfigError, parse_settings
 from dashboards.configmaps import SHIPPED
 from dashboards.rewrite import shipped_dashboards
-from evaluator.mock_engine import evaluate
 from tests.support import grafana, promql
 from tests.support.crd_schema import validate_monitoring_object
 from tests.support.expositions import load_expositions, load_registry
+from tools.evaluator.mock_engine import evaluate
 
 KDD = {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "kubernetes"}}
 

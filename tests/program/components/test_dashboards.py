@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pulumi import RunError
 
-from evaluator.mock_engine import Evaluation, evaluate, stack_file_config
+from tools.evaluator.mock_engine import Evaluation, evaluate, stack_file_config
 
 CONFIGMAP = "kubernetes:core/v1:ConfigMap"
 BASE = {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "kubernetes"}}

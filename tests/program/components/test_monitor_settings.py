@@ -4,10 +4,10 @@ monitors the program registers carry them."""
 import pytest
 
 from configuration import ConfigError, parse_settings
-from evaluator.mock_engine import evaluate
 from tests.program.components.test_verification import TARGETS, Cluster, target, with_verify
 from tests.support.crd_schema import validate_monitoring_object
 from tests.support.prometheus_stub import StubPrometheus
+from tools.evaluator.mock_engine import evaluate
 
 BASE = {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "kubernetes"}}
 PREFIX = "calico-monitoring:"

@@ -4,8 +4,8 @@ the dashboard ConfigMaps (dashboards.annotations), as the program registers them
 import pytest
 
 from configuration import ConfigError, parse_settings
-from evaluator.mock_engine import evaluate
 from tests.support.crd_schema import validate_monitoring_object
+from tools.evaluator.mock_engine import evaluate
 
 BASE = {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "kubernetes"}}
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"

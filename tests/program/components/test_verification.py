@@ -8,8 +8,8 @@ import pulumi
 import pytest
 from pulumi import RunError
 
-from evaluator.mock_engine import ROOT, Evaluation, evaluate
 from tests.support.prometheus_stub import StubPrometheus
+from tools.evaluator.mock_engine import ROOT, Evaluation, evaluate
 
 KDD = {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "kubernetes"}}
 TARGETS = "/api/v1/targets?state=active"

@@ -6,8 +6,8 @@ prometheus-operator objects that are valid against the CRD models.
 
 import pytest
 
-from evaluator.mock_engine import evaluate
 from tests.support.crd_schema import validate_monitoring_object
+from tools.evaluator.mock_engine import evaluate
 
 BASE = {"kubernetes:context": "c", "calico-monitoring:datastore": {"type": "kubernetes"}}
 PREFIX = "calico-monitoring:"

@@ -16,10 +16,10 @@ import pytest
 
 from builders.promql import selectors, variable_query_expr
 from dashboards.rewrite import DashboardError, load_dashboard_sources, rewrite_datasources, scope_to_jobs
-from evaluator.mock_engine import evaluate
 from tests.integration.dashboards.test_keep_only_used_metrics import prometheus, settled_time  # noqa: F401 (the fixture)
 from tests.paths import FIXTURES
 from tests.support.grafana import iter_panels, substitute, unresolved_variables
+from tools.evaluator.mock_engine import evaluate
 
 FIXTURE = FIXTURES / "dashboards" / "calico-upstream-shaped.yaml"
 JOBS = {"felix": "obs/calico-felix", "typha": "obs/typha", "kube-controllers": "obs/kc"}

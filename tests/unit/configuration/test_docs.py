@@ -6,7 +6,7 @@ import yaml
 
 from configuration import Settings, docs
 from configuration.model import EtcdDatastore, KubernetesDatastore, section_models
-from evaluator.mock_engine import ROOT
+from tools.evaluator.mock_engine import ROOT
 
 
 def test_committed_pulumi_yaml_and_readme_match_the_model():

@@ -74,7 +74,7 @@ def test_grafana_url():
 
 def rule_annotations(**sections) -> dict[str, dict[str, str]]:
     """Alert name -> annotations of the PrometheusRule the program registers for these settings."""
-    from evaluator.mock_engine import evaluate
+    from tools.evaluator.mock_engine import evaluate
 
     evaluation = evaluate({**BASE, **{f"calico-monitoring:{k}": v for k, v in sections.items()}})
     (rule,) = [r.plain_inputs for r in evaluation.registrations if r.type.endswith(":PrometheusRule")]

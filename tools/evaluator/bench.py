@@ -1,6 +1,6 @@
 """How much the program's own logic costs on top of the resources it registers.
 
-    python -m evaluator.bench [--runs N]
+    python -m tools.evaluator.bench [--runs N]
 
 For each example stack, in one process: the real program on the mock engine, and a
 bare program that imports the same packages and registers the same resources with
@@ -22,9 +22,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from calicoctl.provider import CALICOCTL_PATCH_TYPE, CalicoctlPatch
-from evaluator.mock_engine import Registration, evaluate, load_stack_file
-from evaluator.render import all_stacks
 from patch_release.provider import PatchRelease
+from tools.evaluator.mock_engine import Registration, evaluate, load_stack_file
+from tools.evaluator.render import all_stacks
 
 PATCH_RELEASE_TYPE = "pulumi-python:dynamic/calico-monitoring:PatchRelease"
 CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
@@ -113,7 +113,7 @@ def timed(run, runs: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evaluator.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.evaluator.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30, help="evaluations per measurement (default 30)")
     args = parser.parse_args(argv)
     print(f"{'stack':<24} {'program':>10} {'bare':>10} {'ratio':>7}")

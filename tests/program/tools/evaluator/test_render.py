@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from evaluator.mock_engine import ROOT, SECRET_PLACEHOLDER, load_stack_file
-from evaluator.render import all_stacks, render_stack
+from tools.evaluator.mock_engine import ROOT, SECRET_PLACEHOLDER, load_stack_file
+from tools.evaluator.render import all_stacks, render_stack
 
 EXAMPLES = ["example-etcd", "example-kdd"]
 
@@ -69,7 +69,12 @@ def test_render_masks_secrets_and_never_writes_them(tmp_path):
 def run_render(*args, cwd, hash_seed="0"):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": hash_seed}
     return subprocess.run(
-        [sys.executable, "-m", "evaluator.render", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "tools.evaluator.render", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
