@@ -6,6 +6,7 @@ Plain data, no Pulumi: ``components/dashboards.py`` (CalicoDashboards) creates w
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +19,6 @@ from dashboards.rewrite import (
     DashboardError,
     add_cluster,
     canonical_json,
-    configmap_sizes,
     load_dashboard_sources,
     rewrite_datasources,
     scope_to_jobs,
@@ -29,6 +29,7 @@ from dashboards.rewrite import (
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FOLDER_ANNOTATION = "grafana_folder"  # kube-prometheus-stack's sidecar.dashboards.folderAnnotation
+DEFAULT_CONFIGMAP_LIMIT_BYTES = 256 * 1024
 SHIPPED = {"felix": "felix.json", "typha": "typha.json", "kube-controllers": "kube-controllers.json"}
 
 
@@ -65,6 +66,26 @@ def dashboard_files(
             dashboard = rewrite_datasources(dashboard, settings.datasource, copy=False)
             files[key] = canonical_json(scope_to_jobs(dashboard, import_jobs or jobs, copy=False))
     return files
+
+
+def configmap_sizes(files: dict[str, str], limit_bytes: int = DEFAULT_CONFIGMAP_LIMIT_BYTES) -> dict[str, int]:
+    """Each entry's size in a ConfigMap: the UTF-8 length of its key and of its value as a JSON
+    string (quotes and escapes included: how the API server and kubectl's last-applied
+    annotation carry it). Raises ``DashboardError`` naming the first entry over ``limit_bytes``."""
+    if not isinstance(limit_bytes, int) or isinstance(limit_bytes, bool) or limit_bytes <= 0:
+        raise DashboardError(f"ConfigMap size limit must be a positive number of bytes, got {limit_bytes!r}")
+    sizes: dict[str, int] = {}
+    for key, text in files.items():
+        if not isinstance(key, str) or not isinstance(text, str):
+            raise DashboardError(f"{key}: ConfigMap keys and values must be strings")
+        sizes[key] = len(key.encode("utf-8")) + len(json.dumps(text, ensure_ascii=False).encode("utf-8"))
+    too_large = sorted(key for key, size in sizes.items() if size > limit_bytes)
+    if too_large:
+        key = too_large[0]
+        raise DashboardError(
+            f"{key}: {sizes[key]} bytes (key and content) is more than the ConfigMap limit of {limit_bytes} bytes"
+        )
+    return sizes
 
 
 def configmap_name(key: str) -> str:

@@ -1,4 +1,4 @@
-"""Grafana dashboard JSON as plain data: load, re-point at one data source, pack.
+"""Grafana dashboard JSON as plain data: load, re-point at one data source.
 
 Nothing here imports Pulumi, so every function can be unit-tested on its own.
 
@@ -55,8 +55,6 @@ DATASOURCE_REF: dict[str, str] = {"type": PROMETHEUS, "uid": "${" + DATASOURCE_V
 SHIPPED_DASHBOARD_FILES: tuple[str, ...] = ("felix.json", "typha.json", "kube-controllers.json")
 DASHBOARDS_DIR = Path(__file__).resolve().parent
 
-DEFAULT_CONFIGMAP_LIMIT_BYTES = 256 * 1024
-
 # Names and uids of Grafana's own pseudo data sources.
 _BUILTIN_REFS = frozenset({"-- Grafana --", "grafana", "-- Mixed --", "-- Dashboard --", "__expr__"})
 # Types that are Grafana's own pseudo data sources, never a Prometheus.
@@ -67,11 +65,6 @@ _VARIABLE_REF = re.compile(r"^(?:\$(\w+)|\$\{(\w+)(?::[^}]*)?\}|\[\[(\w+)(?::[^\
 # Outcome of classifying one reference.
 _PROM = "prometheus"
 _KEEP = "keep"
-
-# Above this many dashboards pack_into_configmaps keeps the first-fit-decreasing
-# packing instead of searching for a smaller one.
-_EXACT_PACKING_MAX_ITEMS = 24
-_EXACT_PACKING_MAX_STEPS = 200_000
 
 
 class DashboardError(ValueError):
@@ -707,106 +700,3 @@ def _write_indented(value: Any, indent: str, write: Callable[[str], Any]) -> Non
         write("\n" + indent + "]")
     else:
         raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _first_fit_decreasing(order: list[str], sizes: Mapping[str, int], limit: int) -> list[list[str]]:
-    bins: list[list[str]] = []
-    loads: list[int] = []
-    for key in order:
-        for index, load in enumerate(loads):
-            if load + sizes[key] <= limit:
-                bins[index].append(key)
-                loads[index] += sizes[key]
-                break
-        else:
-            bins.append([key])
-            loads.append(sizes[key])
-    return bins
-
-
-def _pack_into(order: list[str], sizes: Mapping[str, int], limit: int, count: int) -> list[list[str]] | None:
-    """A packing into at most ``count`` groups by depth-first search, or None (none found or too costly)."""
-    bins: list[list[str]] = []
-    loads: list[int] = []
-    steps = 0
-
-    def place(position: int) -> bool:
-        nonlocal steps
-        steps += 1
-        if steps > _EXACT_PACKING_MAX_STEPS:
-            return False
-        if position == len(order):
-            return True
-        key = order[position]
-        tried: set[int] = set()
-        for index in range(len(bins)):
-            if loads[index] in tried or loads[index] + sizes[key] > limit:
-                continue  # a group with the same load as one already tried leads to the same outcome
-            tried.add(loads[index])
-            bins[index].append(key)
-            loads[index] += sizes[key]
-            if place(position + 1):
-                return True
-            bins[index].pop()
-            loads[index] -= sizes[key]
-        if len(bins) < count:
-            bins.append([key])
-            loads.append(sizes[key])
-            if place(position + 1):
-                return True
-            bins.pop()
-            loads.pop()
-        return False
-
-    return bins if place(0) else None
-
-
-def configmap_sizes(files: dict[str, str], limit_bytes: int = DEFAULT_CONFIGMAP_LIMIT_BYTES) -> dict[str, int]:
-    """Each entry's size in a ConfigMap: the UTF-8 length of its key and of its value as a JSON
-    string (quotes and escapes included: how the API server and kubectl's last-applied
-    annotation carry it). Raises ``DashboardError`` naming the first entry over ``limit_bytes``."""
-    if not isinstance(limit_bytes, int) or isinstance(limit_bytes, bool) or limit_bytes <= 0:
-        raise DashboardError(f"ConfigMap size limit must be a positive number of bytes, got {limit_bytes!r}")
-    sizes: dict[str, int] = {}
-    for key, text in files.items():
-        if not isinstance(key, str) or not isinstance(text, str):
-            raise DashboardError(f"{key}: ConfigMap keys and values must be strings")
-        sizes[key] = len(key.encode("utf-8")) + len(json.dumps(text, ensure_ascii=False).encode("utf-8"))
-    too_large = sorted(key for key, size in sizes.items() if size > limit_bytes)
-    if too_large:
-        key = too_large[0]
-        raise DashboardError(
-            f"{key}: {sizes[key]} bytes (key and content) is more than the ConfigMap limit of {limit_bytes} bytes"
-        )
-    return sizes
-
-
-def pack_into_configmaps(
-    files: dict[str, str], limit_bytes: int = DEFAULT_CONFIGMAP_LIMIT_BYTES
-) -> list[dict[str, str]]:
-    """Split {key: text} into as few groups as possible, each at most ``limit_bytes``.
-
-    A group's size is the sum of the UTF-8 lengths of its keys and of its values
-    as JSON strings (quotes and escapes included: that is how the API server and
-    kubectl's last-applied annotation carry them). The
-    result is deterministic: each group's keys are sorted and the groups are
-    ordered by their first key. Groups come from first-fit decreasing, improved
-    by an exhaustive search when that might save a group (for up to 24 files).
-    A single file larger than the limit raises ``DashboardError`` naming it.
-    """
-    sizes = configmap_sizes(files, limit_bytes)
-    if not sizes:
-        return []
-
-    order = sorted(sizes, key=lambda k: (-sizes[k], k))
-    groups = _first_fit_decreasing(order, sizes, limit_bytes)
-    lower_bound = -(-sum(sizes.values()) // limit_bytes)
-    if len(groups) > lower_bound and len(order) <= _EXACT_PACKING_MAX_ITEMS:
-        for count in range(lower_bound, len(groups)):
-            better = _pack_into(order, sizes, limit_bytes, count)
-            if better is not None:
-                groups = better
-                break
-    result = [{key: files[key] for key in sorted(group)} for group in groups]
-    result.sort(key=lambda group: next(iter(group)))
-    return result

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from dashboards.configmaps import configmap_sizes
 from dashboards.rewrite import (
     DASHBOARDS_DIR,
     DashboardError,
     canonical_json,
     load_dashboard_sources,
-    pack_into_configmaps,
     rewrite_datasources,
     set_job,
     shipped_dashboards,
@@ -328,7 +328,7 @@ def test_a_one_panel_change_is_a_small_diff():
     assert sum(x != y for x, y in zip(before, after, strict=True)) == 1
 
 
-# --------------------------------------------------------------------------- pack_into_configmaps
+# --------------------------------------------------------------------------- configmap_sizes
 
 
 def files_of_sizes(sizes: dict[str, int]) -> dict[str, str]:
@@ -343,62 +343,36 @@ def group_sizes(groups: list[dict[str, str]]) -> list[int]:
     ]
 
 
-def test_pack_everything_in_one_group_when_it_fits():
-    files = {"typha.json": "{}", "felix.json": "{}", "kube-controllers.json": "{}"}
-    assert pack_into_configmaps(files) == [{"felix.json": "{}", "kube-controllers.json": "{}", "typha.json": "{}"}]
-    assert pack_into_configmaps({}) == []
-
-
-def test_pack_finds_the_fewest_groups_where_first_fit_decreasing_does_not():
-    # First fit decreasing makes three groups here: {f, e}, {d, c, b}, {a}. Two are enough.
-    files = files_of_sizes({"a": 17, "b": 22, "c": 26, "d": 36, "e": 39, "f": 56})
-    groups = pack_into_configmaps(files, limit_bytes=100)
-    assert len(groups) == 2
-    assert all(size <= 100 for size in group_sizes(groups))
-    assert sorted(key for group in groups for key in group) == sorted(files)
-    assert [list(group) for group in groups] == [["a", "c", "f"], ["b", "d", "e"]]
-
-
-def test_pack_counts_utf8_bytes_and_allows_exactly_the_limit():
+def test_configmap_sizes_count_utf8_bytes_and_allow_exactly_the_limit():
     files = {"ä.json": "ö" * 10}  # 7 + 20 bytes, and the 2 quotes of the JSON string
-    assert group_sizes(pack_into_configmaps(files, limit_bytes=29)) == [29]
+    assert group_sizes([files]) == [29]
+    assert configmap_sizes(files, limit_bytes=29) == {"ä.json": 29}
     with pytest.raises(
         DashboardError, match=r"^ä.json: 29 bytes \(key and content\) is more than the ConfigMap limit of 28"
     ):
-        pack_into_configmaps(files, limit_bytes=28)
+        configmap_sizes(files, limit_bytes=28)
 
 
-def test_pack_counts_the_escapes_a_json_string_needs():
+def test_configmap_sizes_count_the_escapes_a_json_string_needs():
     """Quotes and newlines cost two bytes each in the ConfigMap as the API server stores it."""
     files = {"a.json": '{\n"x"\n}'}  # 6 + 7 characters, 4 of them escaped, and 2 quotes
-    assert group_sizes(pack_into_configmaps(files, limit_bytes=19)) == [19]
+    assert group_sizes([files]) == [19]
+    assert configmap_sizes(files, limit_bytes=19) == {"a.json": 19}
     with pytest.raises(DashboardError, match=r"^a.json: 19 bytes"):
-        pack_into_configmaps(files, limit_bytes=18)
+        configmap_sizes(files, limit_bytes=18)
 
 
-def test_pack_is_deterministic_whatever_the_input_order():
-    sizes = {f"dash-{i:02}.json": 1000 + 37 * i for i in range(12)}
-    files = files_of_sizes(sizes)
-    reordered = dict(reversed(list(files.items())))
-    groups = pack_into_configmaps(files, limit_bytes=4000)
-    assert groups == pack_into_configmaps(reordered, limit_bytes=4000)
-    assert [list(g) for g in groups] == [sorted(g) for g in groups]
-    assert [next(iter(g)) for g in groups] == sorted(next(iter(g)) for g in groups)
-    assert len(groups) == -(-sum(sizes.values()) // 4000)
-    assert all(size <= 4000 for size in group_sizes(groups))
-
-
-def test_pack_names_a_dashboard_that_can_never_fit():
+def test_configmap_sizes_name_a_dashboard_that_can_never_fit():
     files = files_of_sizes({"small.json": 100, "huge.json": 5000})
     with pytest.raises(DashboardError, match=r"^huge.json: 5000 bytes"):
-        pack_into_configmaps(files, limit_bytes=4096)
+        configmap_sizes(files, limit_bytes=4096)
     with pytest.raises(DashboardError, match="positive"):
-        pack_into_configmaps(files, limit_bytes=0)
+        configmap_sizes(files, limit_bytes=0)
 
 
-def test_shipped_dashboards_fit_one_configmap():
+def test_each_shipped_dashboard_fits_its_configmap():
     texts = {name: canonical_json(d) for name, d in shipped_dashboards().items()}
-    assert len(pack_into_configmaps(texts)) == 1
+    assert set(configmap_sizes(texts)) == set(texts)
 
 
 # --------------------------------------------------------------------------- the shipped dashboards
