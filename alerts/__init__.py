@@ -1,33 +1,18 @@
 """Calico's Prometheus alerting and recording rules, with their promtool unit tests in ``alerts/tests/``.
 
-The rules are data (``alerts.rules``); ``build_rule_groups`` turns them into the ``spec.groups``
-of a PrometheusRule for a stack's jobs and settings. Nothing here imports Pulumi.
+The rules are data, one module per component (``alerts.felix``, ``alerts.typha``,
+``alerts.kube_controllers``) built from the shapes and shared texts in ``alerts.templates``;
+``build_rule_groups`` (``alerts.rules``) turns them into the ``spec.groups`` of a PrometheusRule
+for a stack's jobs and settings, with the links of ``alerts.links`` and the checks of
+``alerts.validation``. Nothing here imports Pulumi.
 """
 
-from alerts.rules import (
-    ALERT_ANNOTATIONS,
-    ALERT_NAMES,
-    ALERTS,
-    COMPONENTS,
-    DASHBOARD_UIDS,
-    DEFAULT_JOBS,
-    NODE_NOT_READY,
-    RECORDING_RULES,
-    RUNBOOK_PLACEHOLDERS,
-    RUNBOOKS_PATH,
-    SEVERITIES,
-    SEVERITY_POLICY,
-    AlertDefinition,
-    RecordingRule,
-    alert_thresholds,
-    build_rule_groups,
-    group_name,
-    is_label_name,
-    is_runbook_url_pattern,
-    promql_string,
-    runbook_anchor,
-    validate_overrides,
-)
+from alerts.catalog import ALERT_NAMES, ALERTS, COMPONENTS, DEFAULT_JOBS, RECORDING_RULES
+from alerts.felix import NODE_NOT_READY
+from alerts.links import DASHBOARD_UIDS, RUNBOOK_PLACEHOLDERS, RUNBOOKS_PATH, runbook_anchor
+from alerts.rules import ALERT_ANNOTATIONS, alert_thresholds, build_rule_groups, group_name, promql_string
+from alerts.templates import SEVERITIES, SEVERITY_POLICY, AlertDefinition, RecordingRule
+from alerts.validation import is_label_name, is_runbook_url_pattern, validate_overrides
 
 __all__ = [
     "ALERTS",

@@ -1,4 +1,4 @@
-"""Tests for the alerts package (alerts/rules.py).
+"""Tests for the alerts package (alerts/).
 
 The first half checks the builder as plain Python. The second half runs the
 real promtool: ``promtool check rules`` on the generated rules, and
