@@ -31,7 +31,7 @@ from builders.promql import (
     selectors,
     variable_query_expr,
 )
-from dashboards.rewrite import shipped_dashboards
+from dashboards.loading import shipped_dashboards
 
 # The reader lives in builders.promql; these are used through this module too.
 __all__ = ["PromQLNameError", "Selector", "metric_names", "selectors", "variable_query_expr"]

@@ -27,7 +27,7 @@ from components.typha import TyphaMetrics, TyphaMetricsArgs
 from components.verification import ScrapeVerification, ScrapeVerificationArgs
 from configuration import KubernetesProviderSettings, Settings, WorkloadSettings
 from dashboards.configmaps import dashboard_configmaps, dashboard_files
-from dashboards.rewrite import DashboardError
+from dashboards.document import DashboardError
 from patch_release.connection import connection_props
 
 # Provider flags are set explicitly: the SDK otherwise fills unset ones from the KUBECONFIG

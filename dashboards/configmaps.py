@@ -15,17 +15,11 @@ from typing import Any
 from alerts import alert_thresholds
 from builders.manifests import MANAGED_BY
 from configuration import DashboardSettings
-from dashboards.rewrite import (
-    DashboardError,
-    add_cluster,
-    canonical_json,
-    load_dashboard_sources,
-    rewrite_datasources,
-    scope_to_jobs,
-    set_alert_thresholds,
-    set_job,
-    shipped_dashboards,
-)
+from dashboards.datasources import rewrite_datasources
+from dashboards.document import DashboardError, canonical_json
+from dashboards.loading import load_dashboard_sources, shipped_dashboards
+from dashboards.scoping import add_cluster, scope_to_jobs, set_job
+from dashboards.thresholds import set_alert_thresholds
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FOLDER_ANNOTATION = "grafana_folder"  # kube-prometheus-stack's sidecar.dashboards.folderAnnotation

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from builders.promql import selectors
-from dashboards.rewrite import load_dashboard_sources, rewrite_datasources
+from dashboards.datasources import rewrite_datasources
+from dashboards.loading import load_dashboard_sources
 from tests.e2e.cluster import calico_manifests
 from tests.support.grafana import datasource_variable, foreign_refs, panel_queries, queries_without_datasource
 from tools.evaluator.mock_engine import evaluate

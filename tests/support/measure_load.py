@@ -21,7 +21,7 @@ from typing import ClassVar
 import yaml
 
 from alerts import build_rule_groups
-from dashboards.rewrite import shipped_dashboards
+from dashboards.loading import shipped_dashboards
 from tests.support.expositions import load_expositions, load_registry
 from tests.support.grafana import panel_queries, substitute
 from tests.support.prometheus_harness import MetricsServer, Prometheus, Target, scrape_config

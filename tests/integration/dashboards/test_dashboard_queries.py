@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from alerts import COMPONENTS, RECORDING_RULES, build_rule_groups
-from dashboards.rewrite import shipped_dashboards
+from dashboards.loading import shipped_dashboards
 from tests.support.binaries import require_binary
 from tests.support.expositions import load_registry
 from tests.support.grafana import (

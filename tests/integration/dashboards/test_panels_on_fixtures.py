@@ -30,7 +30,8 @@ import pytest
 import yaml
 
 from alerts import build_rule_groups
-from dashboards.rewrite import add_cluster, shipped_dashboards
+from dashboards.loading import shipped_dashboards
+from dashboards.scoping import add_cluster
 from tests.support.binaries import require_binary
 from tests.support.expositions import Exposition, load_expositions
 from tests.support.grafana import Query, panel_queries, substitute, unresolved_variables

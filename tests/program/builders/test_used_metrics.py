@@ -29,7 +29,7 @@ from builders.used_metrics import (
 )
 from configuration import ConfigError, parse_settings
 from dashboards.configmaps import SHIPPED
-from dashboards.rewrite import shipped_dashboards
+from dashboards.loading import shipped_dashboards
 from tests.support import grafana, promql
 from tests.support.crd_schema import validate_monitoring_object
 from tests.support.expositions import load_expositions, load_registry

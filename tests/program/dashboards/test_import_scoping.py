@@ -15,7 +15,10 @@ import json
 import pytest
 
 from builders.promql import selectors, variable_query_expr
-from dashboards.rewrite import DashboardError, load_dashboard_sources, rewrite_datasources, scope_to_jobs
+from dashboards.datasources import rewrite_datasources
+from dashboards.document import DashboardError
+from dashboards.loading import load_dashboard_sources
+from dashboards.scoping import scope_to_jobs
 from tests.integration.dashboards.test_keep_only_used_metrics import prometheus, settled_time  # noqa: F401 (the fixture)
 from tests.paths import FIXTURES
 from tests.support.grafana import iter_panels, substitute, unresolved_variables

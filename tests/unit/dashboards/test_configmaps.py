@@ -1,4 +1,4 @@
-"""dashboards/configmaps.py: what the shipped dashboards become for a stack (thresholds, cluster)."""
+"""dashboards/configmaps.py: what the shipped dashboards become for a stack (thresholds, cluster), and their sizes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import pytest
 from alerts import ALERTS, DEFAULT_JOBS
 from builders import promql
 from configuration import DashboardSettings
-from dashboards.configmaps import SHIPPED, dashboard_files
-from dashboards.rewrite import ALERT_PANELS, CLUSTER_VARIABLE, DashboardError, add_cluster, shipped_dashboards
+from dashboards.configmaps import SHIPPED, configmap_sizes, dashboard_files
+from dashboards.document import DashboardError, canonical_json
+from dashboards.loading import shipped_dashboards
+from dashboards.scoping import CLUSTER_VARIABLE, add_cluster
+from dashboards.thresholds import ALERT_PANELS
 from tests.support.grafana import iter_panels, panel_queries, variables
 
 DEFAULT_THRESHOLDS = {a.name: a.threshold for a in ALERTS if a.threshold is not None}
@@ -102,3 +105,47 @@ def test_a_cluster_variable_already_there_is_refused():
         add_cluster(dashboard, "cluster")
     with pytest.raises(DashboardError, match="Prometheus label name"):
         add_cluster(shipped_dashboards()["felix.json"], "__cluster")
+
+
+def files_of_sizes(sizes: dict[str, int]) -> dict[str, str]:
+    """{key: text} whose key + value (as a quoted JSON string) take exactly the given number of bytes."""
+    return {key: "x" * (size - len(key) - 2) for key, size in sizes.items()}
+
+
+def group_sizes(groups: list[dict[str, str]]) -> list[int]:
+    return [
+        sum(len(k.encode()) + len(json.dumps(v, ensure_ascii=False).encode()) for k, v in group.items())
+        for group in groups
+    ]
+
+
+def test_configmap_sizes_count_utf8_bytes_and_allow_exactly_the_limit():
+    files = {"ä.json": "ö" * 10}  # 7 + 20 bytes, and the 2 quotes of the JSON string
+    assert group_sizes([files]) == [29]
+    assert configmap_sizes(files, limit_bytes=29) == {"ä.json": 29}
+    with pytest.raises(
+        DashboardError, match=r"^ä.json: 29 bytes \(key and content\) is more than the ConfigMap limit of 28"
+    ):
+        configmap_sizes(files, limit_bytes=28)
+
+
+def test_configmap_sizes_count_the_escapes_a_json_string_needs():
+    """Quotes and newlines cost two bytes each in the ConfigMap as the API server stores it."""
+    files = {"a.json": '{\n"x"\n}'}  # 6 + 7 characters, 4 of them escaped, and 2 quotes
+    assert group_sizes([files]) == [19]
+    assert configmap_sizes(files, limit_bytes=19) == {"a.json": 19}
+    with pytest.raises(DashboardError, match=r"^a.json: 19 bytes"):
+        configmap_sizes(files, limit_bytes=18)
+
+
+def test_configmap_sizes_name_a_dashboard_that_can_never_fit():
+    files = files_of_sizes({"small.json": 100, "huge.json": 5000})
+    with pytest.raises(DashboardError, match=r"^huge.json: 5000 bytes"):
+        configmap_sizes(files, limit_bytes=4096)
+    with pytest.raises(DashboardError, match="positive"):
+        configmap_sizes(files, limit_bytes=0)
+
+
+def test_each_shipped_dashboard_fits_its_configmap():
+    texts = {name: canonical_json(d) for name, d in shipped_dashboards().items()}
+    assert set(configmap_sizes(texts)) == set(texts)
