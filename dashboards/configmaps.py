@@ -17,14 +17,13 @@ from builders.manifests import MANAGED_BY
 from configuration import DashboardSettings
 from dashboards.datasources import rewrite_datasources
 from dashboards.document import DashboardError, canonical_json
-from dashboards.loading import load_dashboard_sources, shipped_dashboards
+from dashboards.loading import SHIPPED_DASHBOARDS, load_dashboard_sources, shipped_dashboards
 from dashboards.scoping import add_cluster, scope_to_jobs, set_job
 from dashboards.thresholds import set_alert_thresholds
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FOLDER_ANNOTATION = "grafana_folder"  # kube-prometheus-stack's sidecar.dashboards.folderAnnotation
 DEFAULT_CONFIGMAP_LIMIT_BYTES = 256 * 1024
-SHIPPED = {"felix": "felix.json", "typha": "typha.json", "kube-controllers": "kube-controllers.json"}
 
 
 def dashboard_files(
@@ -45,7 +44,7 @@ def dashboard_files(
     thresholds = alert_thresholds(alert_overrides)
     files: dict[str, str] = {}
     for component, job in jobs.items():
-        key = SHIPPED[component]
+        key = SHIPPED_DASHBOARDS[component]
         dashboard = set_job(shipped[key], job, copy=False)
         dashboard = rewrite_datasources(dashboard, settings.datasource, copy=False)
         dashboard = set_alert_thresholds(dashboard, key, thresholds, copy=False)

@@ -11,10 +11,11 @@ from typing import Any
 
 import yaml
 
+from alerts import DASHBOARD_UIDS
 from dashboards.document import DashboardError
 
-#: The files in this folder this project ships, by ConfigMap key.
-SHIPPED_DASHBOARD_FILES: tuple[str, ...] = ("felix.json", "typha.json", "kube-controllers.json")
+#: The file in this folder shipped for each component that has a dashboard, also its ConfigMap key.
+SHIPPED_DASHBOARDS: dict[str, str] = {component: f"{component}.json" for component in DASHBOARD_UIDS}
 DASHBOARDS_DIR = Path(__file__).resolve().parent
 
 
@@ -114,6 +115,6 @@ def load_dashboard_sources(path: str) -> dict[str, dict]:
 def shipped_dashboards() -> dict[str, dict]:
     """This project's dashboards from ``dashboards/``, keyed by file name."""
     dashboards: dict[str, dict] = {}
-    for name in SHIPPED_DASHBOARD_FILES:
+    for name in SHIPPED_DASHBOARDS.values():
         dashboards.update(load_dashboard_sources(str(DASHBOARDS_DIR / name)))
     return dashboards

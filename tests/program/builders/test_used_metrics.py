@@ -28,8 +28,7 @@ from builders.used_metrics import (
     variable_query_expr,
 )
 from configuration import ConfigError, parse_settings
-from dashboards.configmaps import SHIPPED
-from dashboards.loading import shipped_dashboards
+from dashboards.loading import SHIPPED_DASHBOARDS, shipped_dashboards
 from tests.support import grafana, promql
 from tests.support.crd_schema import validate_monitoring_object
 from tests.support.expositions import load_expositions, load_registry
@@ -136,7 +135,7 @@ def test_a_metric_not_scoped_to_a_job_is_an_error_not_a_silent_drop():
 
 
 def test_each_component_is_read_from_its_shipped_dashboard():
-    assert DASHBOARD_OF == SHIPPED
+    assert DASHBOARD_OF == SHIPPED_DASHBOARDS
 
 
 def test_the_lists_hold_what_the_shipped_queries_read():

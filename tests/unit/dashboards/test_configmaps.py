@@ -9,9 +9,9 @@ import pytest
 from alerts import ALERTS, DEFAULT_JOBS
 from builders import promql
 from configuration import DashboardSettings
-from dashboards.configmaps import SHIPPED, configmap_sizes, dashboard_files
+from dashboards.configmaps import configmap_sizes, dashboard_files
 from dashboards.document import DashboardError, canonical_json
-from dashboards.loading import shipped_dashboards
+from dashboards.loading import SHIPPED_DASHBOARDS, shipped_dashboards
 from dashboards.scoping import CLUSTER_VARIABLE, add_cluster
 from dashboards.thresholds import ALERT_PANELS
 from tests.support.grafana import iter_panels, panel_queries, variables
@@ -79,7 +79,7 @@ def test_without_a_cluster_label_nothing_changes():
 
 def test_with_a_cluster_label_every_selector_of_every_query_selects_the_cluster():
     built = files(settings=DashboardSettings(cluster_label="k8s_cluster"))
-    assert set(built) == set(SHIPPED.values())
+    assert set(built) == set(SHIPPED_DASHBOARDS.values())
     for key, dashboard in built.items():
         names = list(variables(dashboard))
         cluster = variables(dashboard)[CLUSTER_VARIABLE]

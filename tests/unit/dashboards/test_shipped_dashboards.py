@@ -7,21 +7,19 @@ import json
 
 import pytest
 
+from alerts import DASHBOARD_UIDS, DEFAULT_JOBS
 from dashboards.datasources import rewrite_datasources
 from dashboards.document import canonical_json
-from dashboards.loading import DASHBOARDS_DIR, shipped_dashboards
+from dashboards.loading import DASHBOARDS_DIR, SHIPPED_DASHBOARDS, shipped_dashboards
 from tests.paths import ROOT
 from tests.support.grafana import DATASOURCE_REF, foreign_refs, iter_panels, variables
 from tests.unit.dashboards.dashboard_fixtures import UID
 
+TITLES = {"felix": "Calico / Felix", "typha": "Calico / Typha", "kube-controllers": "Calico / Kube Controllers"}
+# Uid and job default as the alerts' links and the stack's default jobs have them.
 EXPECTED = {
-    "felix.json": ("calico-felix", "Calico / Felix", "monitoring/felix"),
-    "typha.json": ("calico-typha", "Calico / Typha", "monitoring/calico-typha"),
-    "kube-controllers.json": (
-        "calico-kube-controllers",
-        "Calico / Kube Controllers",
-        "monitoring/calico-kube-controllers",
-    ),
+    SHIPPED_DASHBOARDS[component]: (DASHBOARD_UIDS[component], title, DEFAULT_JOBS[component])
+    for component, title in TITLES.items()
 }
 
 
