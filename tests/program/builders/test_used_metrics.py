@@ -134,6 +134,95 @@ def test_a_metric_not_scoped_to_a_job_is_an_error_not_a_silent_drop():
 # --------------------------------------------------------------------------- the generated list
 
 
+# The scraped names each component's shipped dashboard and rules read, written out from
+# dashboards/<component>.json and the rules of alerts (recorded series, up and scrape_* left out).
+USED_NAMES = {
+    "felix": (
+        "felix_active_local_endpoints",
+        "felix_active_local_policies",
+        "felix_active_local_selectors",
+        "felix_bpf_conntrack_used",
+        "felix_bpf_dataplane_endpoints",
+        "felix_bpf_dirty_dataplane_endpoints",
+        "felix_bpf_num_ip_sets",
+        "felix_calc_graph_update_time_seconds",
+        "felix_calc_graph_update_time_seconds_sum",
+        "felix_cluster_num_host_endpoints",
+        "felix_cluster_num_hosts",
+        "felix_cluster_num_policies",
+        "felix_cluster_num_profiles",
+        "felix_cluster_num_tiers",
+        "felix_cluster_num_workload_endpoints",
+        "felix_int_dataplane_apply_time_seconds",
+        "felix_int_dataplane_apply_time_seconds_count",
+        "felix_int_dataplane_apply_time_seconds_sum",
+        "felix_int_dataplane_failures",
+        "felix_ipset_calls",
+        "felix_ipset_errors",
+        "felix_ipsets_calico",
+        "felix_iptables_restore_calls",
+        "felix_iptables_restore_errors",
+        "felix_iptables_rules",
+        "felix_iptables_save_errors",
+        "felix_nft_calls",
+        "felix_nft_errors",
+        "felix_nft_list_errors",
+        "felix_nft_rules",
+        "felix_nft_set_calls",
+        "felix_nft_set_errors",
+        "felix_nft_sets",
+        "felix_resync_state",
+        "felix_resyncs_started",
+        "go_gc_duration_seconds_sum",
+        "go_memstats_heap_alloc_bytes",
+        "go_memstats_next_gc_bytes",
+        "process_cpu_seconds_total",
+        "process_max_fds",
+        "process_open_fds",
+        "process_resident_memory_bytes",
+        "process_start_time_seconds",
+    ),
+    "typha": (
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_start_time_seconds",
+        "typha_breadcrumb_block",
+        "typha_breadcrumb_non_block",
+        "typha_breadcrumb_size",
+        "typha_cache_size",
+        "typha_client_latency_secs",
+        "typha_client_snapshot_send_secs",
+        "typha_client_write_latency_secs",
+        "typha_connections_accepted",
+        "typha_connections_active",
+        "typha_connections_dropped",
+        "typha_connections_grace_used",
+        "typha_connections_streaming",
+        "typha_ping_latency",
+        "typha_ping_latency_count",
+        "typha_ping_latency_sum",
+        "typha_snapshot_compressed_bytes",
+        "typha_snapshot_raw_bytes",
+        "typha_snapshots_generated",
+        "typha_snapshots_reused",
+        "typha_updates_skipped",
+        "typha_updates_total",
+    ),
+    "kube-controllers": (
+        "ipam_allocations_borrowed",
+        "ipam_allocations_gc_candidates",
+        "ipam_allocations_gc_reclamations",
+        "ipam_allocations_in_use",
+        "ipam_blocks",
+        "ipam_ippool_reserved",
+        "ipam_ippool_size",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_start_time_seconds",
+    ),
+}
+
+
 def test_each_component_is_read_from_its_shipped_dashboard():
     assert DASHBOARD_OF == SHIPPED_DASHBOARDS
 
@@ -150,6 +239,11 @@ def test_the_lists_hold_what_the_shipped_queries_read():
         assert not any(":" in name for name in names)
         assert "kube_node_status_condition" not in names
     assert not felix & {n for n in typha | kube_controllers if not n.startswith(("process_", "go_"))}
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_each_list_is_exactly_the_names_written_out(component):
+    assert shipped_used_names(component) == USED_NAMES[component]
 
 
 def independent_names(component: str) -> set[str]:
@@ -227,6 +321,7 @@ def test_the_keep_relabeling():
         with pytest.raises(ValueError):
             keep_relabeling(bad)
     entry = keep_relabeling(shipped_used_names("felix"))
+    assert entry == {"action": "keep", "sourceLabels": ["__name__"], "regex": "|".join(USED_NAMES["felix"])}
     names = entry["regex"].split("|")
     assert names == sorted(names) and all(re.fullmatch(r"[a-z_][a-z0-9_]*", n) for n in names)
     assert re.fullmatch(entry["regex"], "felix_resync_state")
@@ -278,7 +373,9 @@ def test_every_monitor_keeps_its_components_metrics_when_asked(mode):
     for name, monitor in found.items():
         validate_monitoring_object(monitor)
         for endpoint in endpoints(monitor):
-            assert endpoint["metricRelabelings"] == [keep_relabeling(shipped_used_names(COMPONENT_OF[name]))]
+            assert endpoint["metricRelabelings"] == [
+                {"action": "keep", "sourceLabels": ["__name__"], "regex": "|".join(USED_NAMES[COMPONENT_OF[name]])}
+            ]
             # target relabelings (job, node) are untouched
             assert endpoint.get("relabelings") == endpoints(monitors(MODES[mode])[name])[0].get("relabelings")
 
