@@ -8,7 +8,7 @@ import json
 import pytest
 
 from dashboards.document import DashboardError, canonical_json
-from dashboards.loading import shipped_dashboards
+from dashboards.loading import load_dashboard_sources, shipped_dashboards
 from tests.unit.dashboards.dashboard_fixtures import FIXTURES
 
 
@@ -63,3 +63,19 @@ def test_canonical_json_of_every_shipped_and_fixture_dashboard_matches_the_stand
 def test_canonical_json_rejects_every_value_json_cannot_hold(bad):
     with pytest.raises(DashboardError, match="cannot be written as JSON"):
         canonical_json({"title": "t", "panels": [], "x": bad})
+
+
+def test_canonical_json_of_every_configmap_fixture_dashboard_matches_the_standard_library():
+    documents = [d for path in sorted(FIXTURES.glob("*.yaml")) for d in load_dashboard_sources(str(path)).values()]
+    assert documents, "the ConfigMap fixtures hold dashboards"
+    for document in documents:
+        assert canonical_json(document) == json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_an_imported_dashboard_holding_nan_stops_with_the_float_it_cannot_write(tmp_path):
+    path = tmp_path / "nan.json"
+    path.write_text('{"title": "N", "panels": [{"fieldConfig": {"max": NaN}}]}')
+    (dashboard,) = load_dashboard_sources(str(path)).values()
+    with pytest.raises(DashboardError) as raised:
+        canonical_json(dashboard)
+    assert str(raised.value) == "dashboard 'N': cannot be written as JSON: out of range float value: nan"
