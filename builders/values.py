@@ -1,0 +1,132 @@
+"""Rules for single values the stack configures: Kubernetes names and labels, Prometheus durations, hosts and URLs.
+
+Plain predicates on text, imported by the configuration model and the rule builders alike; nothing here
+imports the rest of the project, so any module can use them without an import cycle.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import SplitResult, urlsplit
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_PROMETHEUS_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Prometheus (and prometheus-operator's CRD) duration syntax, units in descending order.
+_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+_DURATION_UNITS_MS = (365 * 86400_000, 7 * 86400_000, 86400_000, 3600_000, 60_000, 1000, 1)
+_HOST_LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_HOST_LABEL}(\.{_HOST_LABEL})*$")
+
+
+def duration_ms(text: str) -> int | None:
+    """Milliseconds in a Prometheus duration, or None when it is not one."""
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    if not match or not text:
+        return None
+    return sum(int(n) * unit for n, unit in zip(match.groups(), _DURATION_UNITS_MS, strict=True) if n)
+
+
+def is_positive_duration(text: str) -> bool:
+    return (duration_ms(text) or 0) > 0
+
+
+def is_port_name(name: str) -> bool:
+    """Kubernetes' IANA_SVC_NAME rule for container port names."""
+    return (
+        0 < len(name) <= 15
+        and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) is not None
+        and "--" not in name
+        and re.search(r"[a-z]", name) is not None
+    )
+
+
+def is_dns1123_label(name: str) -> bool:
+    return len(name) <= 63 and _DNS1123_LABEL.match(name) is not None
+
+
+def is_dns1123_subdomain(name: str) -> bool:
+    return len(name) <= 253 and _DNS1123_SUBDOMAIN.match(name) is not None
+
+
+def is_label_key(key: str) -> bool:
+    """A Kubernetes label (or annotation) name: an optional DNS subdomain prefix and a name."""
+    prefix, _, name = key.rpartition("/")
+    if prefix and not is_dns1123_subdomain(prefix):
+        return False
+    return len(name) <= 63 and _LABEL_NAME.match(name) is not None
+
+
+def is_label_value(value: str) -> bool:
+    """A Kubernetes label value."""
+    return len(value) <= 63 and _LABEL_VALUE.match(value) is not None
+
+
+def is_prometheus_label(name: str) -> bool:
+    """A Prometheus label name, reserved (``__``-prefixed) ones included, as relabelings read them."""
+    return _PROMETHEUS_LABEL.match(name) is not None
+
+
+def is_regex(text: str) -> bool:
+    try:
+        re.compile(text)
+    except re.error:
+        return False
+    return True
+
+
+def is_non_empty_path(text: str) -> bool:
+    return bool(text) and "\0" not in text
+
+
+def is_host(text: str) -> bool:
+    """An IP address or a host name."""
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return _HOSTNAME.match(text) is not None
+
+
+def http_url_parts(text: str) -> SplitResult | None:
+    """The parts of an http:// or https:// URL with a host, a valid port if any and no user; else None."""
+    parts = urlsplit(text)
+    try:
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        return None
+    if parts.scheme in ("http", "https") and parts.hostname and port_ok and not parts.username:
+        return parts
+    return None
+
+
+def is_etcd_endpoint(text: str) -> bool:
+    """One etcd client URL: http(s), no path, query or fragment."""
+    if "," in text or any(c.isspace() for c in text):
+        return False
+    parts = http_url_parts(text)
+    return parts is not None and parts.path in ("", "/") and not parts.query and not parts.fragment
+
+
+def is_prometheus_url(text: str) -> bool:
+    """A base URL of Prometheus' API: http(s), a path prefix allowed, no user, query or fragment."""
+    return (
+        http_url_parts(text) is not None
+        and "?" not in text  # no query, not even an empty one
+        and "#" not in text
+        and not any(c.isspace() for c in text)
+    )
+
+
+def is_grafana_url(text: str) -> bool:
+    """A base URL of Grafana as people open it: http(s), no user, query or fragment."""
+    return http_url_parts(text) is not None and "?" not in text and "#" not in text
+
+
+def is_page_url(text: str) -> bool:
+    """Any http(s) URL with a host part, fragment allowed."""
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
