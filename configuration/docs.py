@@ -16,16 +16,11 @@ from typing import Any
 
 import yaml
 
-from configuration.model import (
-    PROJECT,
-    EtcdDatastore,
-    KubeControllersSettings,
-    KubernetesDatastore,
-    MonitorSettings,
-    Section,
-    Settings,
-    TyphaSettings,
-)
+from configuration.connection import EtcdDatastore, KubernetesDatastore
+from configuration.model import Settings
+from configuration.monitors import KubeControllersSettings, MonitorSettings, TyphaSettings
+from configuration.problems import PROJECT
+from configuration.section import Section
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = re.compile(r"(<!-- config-table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end config-table -->)", re.DOTALL)

@@ -15,7 +15,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from configuration.model import CONFIG_MODE, PROJECT, PROVIDER_KEY, ConfigError, Secret, Settings
+from configuration.connection import Secret
+from configuration.model import PROVIDER_KEY, Settings
+from configuration.problems import CONFIG_MODE, PROJECT, ConfigError
 
 PREFIX = f"{PROJECT}:"
 # The `kubernetes:*` keys the model reads (the provider has others; they are its business).

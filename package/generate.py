@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
+from configuration.connection import Secret
 from configuration.docs import field_default
-from configuration.model import PROVIDER_KEY, Secret, Section, Settings
+from configuration.model import PROVIDER_KEY, Settings
+from configuration.section import Section
 
 TARGET = Path(__file__).with_name("args.py")
 # Config keys a program using the package does not give as Args, and why.

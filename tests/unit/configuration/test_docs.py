@@ -5,7 +5,8 @@ import shutil
 import yaml
 
 from configuration import Settings, docs
-from configuration.model import EtcdDatastore, KubernetesDatastore, section_models
+from configuration.connection import EtcdDatastore, KubernetesDatastore
+from configuration.section import section_models
 from tools.evaluator.mock_engine import ROOT
 
 

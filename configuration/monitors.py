@@ -1,0 +1,423 @@
+"""How Calico's metrics are turned on and scraped: Felix, calico-node, Typha and calico-kube-controllers,
+the monitors' shared settings (podMonitor) and each component's own, and the check after `pulumi up`
+that Prometheus scrapes every target."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BeforeValidator, Field, ValidationInfo
+from pydantic_core import InitErrorDetails
+
+from builders.values import (
+    duration_ms,
+    is_dns1123_label,
+    is_dns1123_subdomain,
+    is_host,
+    is_port_name,
+    is_positive_duration,
+    is_prometheus_label,
+    is_prometheus_url,
+    is_regex,
+)
+from configuration.fields import (
+    ANNOTATIONS_HINT,
+    LABEL_KEY_HINT,
+    LABEL_VALUE_HINT,
+    LABELS_HINT,
+    NAMESPACE_HINT,
+    OBJECT_NAME_HINT,
+    Annotations,
+    Labels,
+    as_tuple,
+)
+from configuration.problems import value_problem
+from configuration.section import Section, checked, setting
+
+DURATION_HINT = "a Prometheus duration such as 15s, 1m or 1m30s"
+_PORT_NAME_HINT = "a port name: at most 15 lowercase letters, digits and single hyphens, with a letter"
+_CONTAINER_HINT = "a Kubernetes container name"
+
+_RELABEL_ACTIONS = (
+    "replace",
+    "keep",
+    "drop",
+    "hashmod",
+    "labelmap",
+    "labeldrop",
+    "labelkeep",
+    "lowercase",
+    "uppercase",
+    "keepequal",
+    "dropequal",
+)
+
+
+class RelabelConfig(Section):
+    """One prometheus-operator RelabelConfig, as its CRD spells the fields."""
+
+    source_labels: Annotated[
+        tuple[Annotated[str, checked(is_prometheus_label)], ...] | None,
+        BeforeValidator(as_tuple),
+    ] = setting(None, accepts="a list of Prometheus label names", meaning="labels whose values are joined")
+    separator: str | None = setting(None, accepts="a string", meaning="what joins the source labels' values")
+    target_label: Annotated[str | None, checked(bool)] = setting(
+        None, accepts="a label name", meaning="the label a replace or hashmod writes"
+    )
+    regex: Annotated[str | None, checked(is_regex)] = setting(
+        None, accepts="a regular expression", meaning="matched against the joined values"
+    )
+    modulus: Annotated[int | None, Field(ge=1)] = setting(None, accepts="a whole number from 1", meaning="for hashmod")
+    replacement: str | None = setting(None, accepts="a string", meaning="what a replace writes")
+    action: Annotated[
+        str | None,
+        BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
+        checked(lambda v: v in _RELABEL_ACTIONS),
+    ] = setting(None, accepts="one of " + ", ".join(_RELABEL_ACTIONS), meaning="what to do (default replace)")
+
+    def manifest(self) -> dict[str, Any]:
+        """The entry as it goes into a monitor's relabelings or metricRelabelings."""
+        given = self.model_dump(by_alias=True, exclude_none=True)
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in given.items()}
+
+
+_RELABELINGS_HINT = (
+    "a list of relabel configs ({sourceLabels, separator, targetLabel, regex, modulus, replacement, action})"
+)
+_RELABEL_HINT = (
+    "a relabel config: an object with any of sourceLabels, separator, targetLabel, regex, modulus, replacement, action"
+)
+Relabelings = Annotated[tuple[RelabelConfig, ...], BeforeValidator(as_tuple)]
+_SAMPLE_LIMIT_HINT = "a whole number from 0 (0: no limit)"
+
+
+class MonitorSettings(Section):
+    """One component's monitor: each setting given here replaces podMonitor's for it (labels and
+    annotations are added to podMonitor's)."""
+
+    summary: ClassVar[str] = "This component's monitor; unset settings follow podMonitor"
+
+    enabled: bool | None = setting(
+        None,
+        accepts="true or false",
+        meaning="false: the metrics are still turned on, but this stack creates no monitor for them and leaves "
+        "the component out of its dashboards, alerts and verification (for a scrape set up elsewhere)",
+        shown_default="`true`",
+    )
+    interval: Annotated[str | None, checked(is_positive_duration)] = setting(
+        None, accepts=DURATION_HINT, meaning="scrape interval", shown_default="`podMonitor.interval`"
+    )
+    scrape_timeout: Annotated[str | None, checked(is_positive_duration)] = setting(
+        None, accepts=DURATION_HINT, meaning="at most the interval", shown_default="`podMonitor.scrapeTimeout`"
+    )
+    labels: Labels | None = setting(
+        None,
+        accepts=LABELS_HINT,
+        item=LABEL_VALUE_HINT,
+        key=LABEL_KEY_HINT,
+        meaning="added to podMonitor's labels on this monitor",
+        shown_default="`{}`",
+    )
+    annotations: Annotations | None = setting(
+        None,
+        accepts=ANNOTATIONS_HINT,
+        item="a string",
+        key="a Kubernetes annotation name",
+        meaning="added to podMonitor's annotations on this monitor",
+        shown_default="`{}`",
+    )
+    relabelings: Relabelings | None = setting(
+        None,
+        accepts=_RELABELINGS_HINT,
+        item=_RELABEL_HINT,
+        meaning="relabelings after the program's own (job, node)",
+        shown_default="`podMonitor.relabelings`",
+    )
+    metric_relabelings: Relabelings | None = setting(
+        None,
+        accepts=_RELABELINGS_HINT,
+        item=_RELABEL_HINT,
+        meaning="applied to scraped samples, before keepOnlyUsedMetrics' filter",
+        shown_default="`podMonitor.metricRelabelings`",
+    )
+    honor_labels: bool | None = setting(
+        None,
+        accepts="true or false",
+        meaning="keep the target's labels on conflict",
+        shown_default="`podMonitor.honorLabels`",
+    )
+    sample_limit: Annotated[int | None, Field(ge=0)] = setting(
+        None,
+        accepts=_SAMPLE_LIMIT_HINT,
+        meaning="the scrape fails when a target exposes more samples",
+        shown_default="`podMonitor.sampleLimit`",
+    )
+
+
+_PORT = Annotated[int, Field(ge=1, le=65535)]
+_PORT_HINT = "a port number from 1 to 65535"
+
+
+class FelixSettings(Section):
+    summary: ClassVar[str] = "Felix's Prometheus metrics (FelixConfiguration) and how they are scraped"
+
+    metrics_port: _PORT = setting(9091, accepts=_PORT_HINT, meaning="`prometheusMetricsPort`")
+    metrics_host: Annotated[str | None, checked(is_host)] = setting(
+        None,
+        accepts="an IP address or host name for Felix to listen on",
+        meaning="`prometheusMetricsHost` (left alone when unset)",
+    )
+    go_metrics: bool | None = setting(
+        None, accepts="true or false", meaning="`prometheusGoMetricsEnabled` (left alone when unset)"
+    )
+    process_metrics: bool | None = setting(
+        None, accepts="true or false", meaning="`prometheusProcessMetricsEnabled` (left alone when unset)"
+    )
+    # pod: declare the port on calico-node (one rollout) and use a PodMonitor;
+    # service: a headless Service and a ServiceMonitor, nothing restarts.
+    scrape: Literal["pod", "service"] = setting(
+        "pod",
+        accepts='"pod" or "service"',
+        meaning="`pod`: a PodMonitor on a port declared on calico-node; `service`: a headless Service and a "
+        "ServiceMonitor, nothing restarts",
+        shown_default="`pod` (`service` for operator installs)",
+    )
+    monitor: MonitorSettings = setting(
+        default_factory=MonitorSettings,
+        accepts="an object",
+        meaning="Felix's monitor: `enabled`, `interval`, `scrapeTimeout`, `labels`, `annotations`, "
+        "`relabelings`, `metricRelabelings`, `honorLabels`, `sampleLimit` (each unset one follows `podMonitor`)",
+        shown_default="`{}`",
+    )
+
+
+class CalicoNodeSettings(Section):
+    summary: ClassVar[str] = "The calico-node DaemonSet"
+
+    namespace: Annotated[str, checked(is_dns1123_label)] = setting(
+        "kube-system",
+        accepts=NAMESPACE_HINT,
+        meaning="where calico-node runs",
+        shown_default="`kube-system` (`calico-system` for operator installs)",
+    )
+    daemon_set: Annotated[str, checked(is_dns1123_subdomain)] = setting(
+        "calico-node", accepts="a Kubernetes DaemonSet name", meaning="the DaemonSet"
+    )
+    container: Annotated[str, checked(is_dns1123_label)] = setting(
+        "calico-node", accepts=_CONTAINER_HINT, meaning="the container Felix runs in"
+    )
+    port_name: Annotated[str, checked(is_port_name)] = setting(
+        "http-metrics", accepts=_PORT_NAME_HINT, meaning="the name of the metrics port declared on it (pod scrape)"
+    )
+
+
+class PodMonitorSettings(Section):
+    summary: ClassVar[str] = "Settings of every monitor the program creates (PodMonitors and ServiceMonitors)"
+
+    name: Annotated[str, checked(is_dns1123_subdomain)] = setting(
+        "felix",
+        accepts="a Kubernetes object name (lowercase, digits, '-', '.')",
+        meaning="the Felix monitor; the job is `<namespace>/<name>`",
+    )
+    namespace: Annotated[str, checked(is_dns1123_label)] = setting(
+        "monitoring", accepts=NAMESPACE_HINT, meaning="where monitors live"
+    )
+    interval: Annotated[str, checked(is_positive_duration)] = setting(
+        "15s", accepts=DURATION_HINT, meaning="scrape interval"
+    )
+    scrape_timeout: Annotated[str | None, checked(is_positive_duration)] = setting(
+        None, accepts=DURATION_HINT, meaning="at most `interval`"
+    )
+    path: Annotated[str, checked(lambda v: v.startswith("/") and " " not in v)] = setting(
+        "/metrics", accepts="an HTTP path starting with /", meaning="the metrics path"
+    )
+    labels: Labels = setting(
+        (),
+        accepts=LABELS_HINT,
+        item=LABEL_VALUE_HINT,
+        key=LABEL_KEY_HINT,
+        meaning="added to every monitor, e.g. `release: kube-prometheus-stack`",
+        shown_default="`{}`",
+    )
+    # Keep only the metrics the shipped dashboards, recording rules and alerts read.
+    keep_only_used_metrics: bool = setting(
+        False,
+        accepts="true or false",
+        meaning="store only the metrics the shipped dashboards, recording rules and alerts read "
+        "(see [Prometheus cost](#prometheus-cost))",
+    )
+
+    annotations: Annotations = setting(
+        (),
+        accepts=ANNOTATIONS_HINT,
+        item="a string",
+        key="a Kubernetes annotation name",
+        meaning="added to every monitor",
+        shown_default="`{}`",
+    )
+    relabelings: Relabelings = setting(
+        (),
+        accepts=_RELABELINGS_HINT,
+        item=_RELABEL_HINT,
+        meaning="relabelings after the program's own (job, node)",
+        shown_default="`[]`",
+    )
+    metric_relabelings: Relabelings = setting(
+        (),
+        accepts=_RELABELINGS_HINT,
+        item=_RELABEL_HINT,
+        meaning="applied to scraped samples, before keepOnlyUsedMetrics' filter",
+        shown_default="`[]`",
+    )
+    honor_labels: bool = setting(False, accepts="true or false", meaning="keep the target's labels on conflict")
+    sample_limit: Annotated[int | None, Field(ge=0)] = setting(
+        None, accepts=_SAMPLE_LIMIT_HINT, meaning="the scrape fails when a target exposes more samples"
+    )
+
+    @property
+    def job(self) -> str:
+        """The `job` label prometheus-operator gives targets of this PodMonitor."""
+        return f"{self.namespace}/{self.name}"
+
+    def with_overrides(self, monitor: MonitorSettings) -> PodMonitorSettings:
+        """These settings as one component's monitor gets them: its own where given, else these."""
+        update: dict[str, Any] = {
+            name: getattr(monitor, name)
+            for name in (
+                "interval",
+                "scrape_timeout",
+                "relabelings",
+                "metric_relabelings",
+                "honor_labels",
+                "sample_limit",
+            )
+            if getattr(monitor, name) is not None
+        }
+        for name in ("labels", "annotations"):
+            if getattr(monitor, name) is not None:
+                update[name] = tuple(sorted({**dict(getattr(self, name)), **dict(getattr(monitor, name))}.items()))
+        return self.model_copy(update=update) if update else self
+
+    @classmethod
+    def checks(cls, data: dict[str, Any], info: ValidationInfo) -> list[InitErrorDetails]:
+        interval = cls.value_or_default(data, "interval", info)
+        timeout = cls.valid(data, "scrapeTimeout", info)
+        if timeout is not None and interval is not None and duration_ms(timeout) > duration_ms(interval):
+            return [value_problem(("scrapeTimeout",), timeout, f"at most the scrape interval ({interval})")]
+        return []
+
+
+_W_ENABLED = "scrape it: its monitor (and, for manifest installs, its metrics turned on and its port declared)"
+
+
+class WorkloadSettings(Section):
+    """Typha or calico-kube-controllers: a Deployment whose metrics this program scrapes."""
+
+    enabled: bool = setting(accepts="true or false", meaning=_W_ENABLED)
+    metrics_port: _PORT = setting(accepts=_PORT_HINT, meaning="its metrics port")
+    namespace: Annotated[str, checked(is_dns1123_label)] = setting(
+        accepts=NAMESPACE_HINT,
+        meaning="where it runs",
+        shown_default="`kube-system` (`calico-system` for operator installs)",
+    )
+    deployment: Annotated[str, checked(is_dns1123_subdomain)] = setting(
+        accepts="a Kubernetes Deployment name", meaning="manifest installs only"
+    )
+    container: Annotated[str, checked(is_dns1123_label)] = setting(
+        accepts=_CONTAINER_HINT, meaning="manifest installs only"
+    )
+    port_name: Annotated[str, checked(is_port_name)] = setting(
+        accepts=_PORT_NAME_HINT, meaning="manifest installs only"
+    )
+    monitor_name: Annotated[str, checked(is_dns1123_subdomain)] = setting(
+        accepts=OBJECT_NAME_HINT, meaning="its monitor; the job is `<podMonitor.namespace>/<monitorName>`"
+    )
+    monitor: MonitorSettings = setting(
+        default_factory=MonitorSettings,
+        accepts="an object",
+        meaning="its monitor: `enabled`, `interval`, `scrapeTimeout`, `labels`, `annotations`, "
+        "`relabelings`, `metricRelabelings`, `honorLabels`, `sampleLimit` (each unset one follows `podMonitor`)",
+        shown_default="`{}`",
+    )
+
+
+class TyphaSettings(WorkloadSettings):
+    summary: ClassVar[str] = "Typha's metrics (the calico-typha Deployment)"
+
+    enabled: bool = setting(
+        False, accepts="true or false", meaning=_W_ENABLED, shown_default="`false` (`true` for operator installs)"
+    )
+    metrics_port: _PORT = setting(9093, accepts=_PORT_HINT, meaning="its metrics port")
+    namespace: Annotated[str, checked(is_dns1123_label)] = setting(
+        "kube-system",
+        accepts=NAMESPACE_HINT,
+        meaning="where it runs",
+        shown_default="`kube-system` (`calico-system` for operator installs)",
+    )
+    deployment: Annotated[str, checked(is_dns1123_subdomain)] = setting(
+        "calico-typha", accepts="a Kubernetes Deployment name", meaning="manifest installs only"
+    )
+    container: Annotated[str, checked(is_dns1123_label)] = setting(
+        "calico-typha", accepts=_CONTAINER_HINT, meaning="manifest installs only"
+    )
+    port_name: Annotated[str, checked(is_port_name)] = setting(
+        "http-metrics", accepts=_PORT_NAME_HINT, meaning="manifest installs only"
+    )
+    monitor_name: Annotated[str, checked(is_dns1123_subdomain)] = setting(
+        "calico-typha",
+        accepts=OBJECT_NAME_HINT,
+        meaning="its monitor; the job is `<podMonitor.namespace>/<monitorName>`",
+    )
+
+
+class KubeControllersSettings(WorkloadSettings):
+    summary: ClassVar[str] = "calico-kube-controllers' metrics"
+
+    enabled: bool = setting(True, accepts="true or false", meaning=_W_ENABLED)
+    metrics_port: _PORT = setting(9094, accepts=_PORT_HINT, meaning="its metrics port")
+    namespace: Annotated[str, checked(is_dns1123_label)] = setting(
+        "kube-system",
+        accepts=NAMESPACE_HINT,
+        meaning="where it runs",
+        shown_default="`kube-system` (`calico-system` for operator installs)",
+    )
+    deployment: Annotated[str, checked(is_dns1123_subdomain)] = setting(
+        "calico-kube-controllers", accepts="a Kubernetes Deployment name", meaning="manifest installs only"
+    )
+    container: Annotated[str, checked(is_dns1123_label)] = setting(
+        "calico-kube-controllers", accepts=_CONTAINER_HINT, meaning="manifest installs only"
+    )
+    port_name: Annotated[str, checked(is_port_name)] = setting(
+        "http-metrics", accepts=_PORT_NAME_HINT, meaning="manifest installs only"
+    )
+    monitor_name: Annotated[str, checked(is_dns1123_subdomain)] = setting(
+        "calico-kube-controllers",
+        accepts=OBJECT_NAME_HINT,
+        meaning="its monitor; the job is `<podMonitor.namespace>/<monitorName>`",
+    )
+
+
+class VerifySettings(Section):
+    """After `pulumi up`, wait until this Prometheus scrapes every target of the stack's monitors."""
+
+    summary: ClassVar[str] = "After `pulumi up`, wait until Prometheus scrapes every target of the stack's monitors"
+
+    prometheus_url: Annotated[str, checked(is_prometheus_url)] = setting(
+        accepts="the base URL of the Prometheus that scrapes these monitors, http:// or https:// without user, "
+        "query or fragment, such as http://prometheus-operated.monitoring:9090",
+        required="setting it turns verification on",
+        meaning="base URL of the Prometheus that should scrape these monitors, as the machine that runs `pulumi up` "
+        "reaches it: `http://` or `https://`, a path prefix allowed, no user, query or fragment (e.g. "
+        "`http://localhost:9090` next to `kubectl -n monitoring port-forward svc/prometheus-operated 9090`)",
+        shown_default="unset",
+    )
+    timeout_seconds: Annotated[int, Field(ge=10, le=3600)] = setting(
+        180, accepts="a whole number from 10 to 3600", meaning="how long `up` waits for the targets (10 to 3600)"
+    )
+
+    def __init__(self, prometheus_url: str | None = None, timeout_seconds: int | None = None, **data: Any) -> None:
+        if prometheus_url is not None:
+            data["prometheus_url"] = prometheus_url
+        if timeout_seconds is not None:
+            data["timeout_seconds"] = timeout_seconds
+        super().__init__(**data)
