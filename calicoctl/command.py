@@ -68,15 +68,11 @@ def calicoctl_patch_command(
     environment = datastore_environment(target.datastore)
     if target.render_yaml_to is not None:
         scripts = calicoctl_patch_scripts(kind, "default", patch, target.calicoctl)
-        restore = (
-            '# Pass the apply script\'s output: PULUMI_COMMAND_STDOUT="$(cat saved-output)" sh this-script\n'
-            + scripts.delete
-        )
         props |= {
             "renderTo": target.render_yaml_to,
             "stem": name,
-            "applyScript": standalone_script(scripts.create, environment),
-            "restoreScript": standalone_script(restore, environment),
+            "applyScript": standalone_script(scripts.apply, environment),
+            "restoreScript": standalone_script(scripts.restore, environment),
         }
     else:
         props["connection"] = as_pulumi_inputs(environment)

@@ -7,9 +7,13 @@ writing calicoctl's connection config from the environment, and reading calicoct
 JSON. It uses the standard library only and never prints a secret.
 
     write-config DIR                     DIR/calicoctl.cfg (+ PEM files) from the environment
-    restore-patch BEFORE PATCH           the patch that puts BEFORE's values of PATCH's fields back
-    verify AFTER RESTORE PATCH           check AFTER carries PATCH; print the state to record
-    recorded-restore                     the restore patch recorded by create (PULUMI_COMMAND_STDOUT)
+    recording-patch BEFORE PATCH         PATCH, plus the record of the values it replaces in BEFORE
+    rollback-patch BEFORE PATCH          the patch that puts those recorded values back
+    verify AFTER PATCH                   check AFTER carries PATCH; print the applied values
+    recorded-restore CURRENT             the patch that puts the values recorded on CURRENT back
+
+The record is the annotation ORIGINALS_ANNOTATION on the patched resource itself, for the
+calicoctl provider and the scripts alike: either one can undo what the other applied.
 """
 
 import json
@@ -18,6 +22,7 @@ import sys
 
 MISSING = object()
 PREFIX = "calico-monitoring: "
+ORIGINALS_ANNOTATION = "calico-monitoring/original-values"
 
 
 def fail(message, status=1):
@@ -130,51 +135,92 @@ def nest(pairs):
     return result
 
 
-def restore_patch(before, patch):
-    # A field that was not set before is removed again: null deletes it in a merge patch.
-    return nest((path, None if lookup(before, path) is MISSING else lookup(before, path)) for path, _ in leaves(patch))
+def merge(base, extra):
+    """``extra`` laid over ``base``, as a merge patch applies it."""
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
-def dumps(document):
-    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+def patch_json(document):
+    """Canonical JSON: the same patch always gives the same text, so previews stay quiet."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def recorded_originals(live):
+    """The values recorded on ``live`` before this program patched it ({field: value}), or None."""
+    text = ((live.get("metadata") or {}).get("annotations") or {}).get(ORIGINALS_ANNOTATION)
+    if text is None:
+        return None
+    try:
+        originals = json.loads(text)
+    except ValueError:
+        return None
+    return originals if isinstance(originals, dict) else None
+
+
+def restore_patch(originals):
+    """Puts each recorded value back (a field recorded as unset is removed) and drops the record."""
+    restore = nest((tuple(field.split(".")), value) for field, value in sorted(originals.items()))
+    return merge(restore, {"metadata": {"annotations": {ORIGINALS_ANNOTATION: None}}})
+
+
+def recording_patch(live, patch, known=None):
+    """(the patch to apply to ``live``, the originals it records): ``patch`` plus, in the same patch, the values
+    it replaces recorded on the resource.
+
+    A value already recorded on ``live`` (else in ``known``) is kept: a run interrupted after patching loses
+    nothing. Recorded fields this patch no longer sets go back to their values.
+    """
+    recorded = recorded_originals(live)
+    if recorded is None:
+        recorded = known or {}
+    originals = {}
+    for path, _ in leaves(patch):
+        current = lookup(live, path)
+        # A field that was not set is recorded as null: null removes it again in a merge patch.
+        originals[".".join(path)] = recorded.get(".".join(path), None if current is MISSING else current)
+    dropped = {field: value for field, value in recorded.items() if field not in originals}
+    record = {"metadata": {"annotations": {ORIGINALS_ANNOTATION: patch_json(originals)}}}
+    return merge(merge(restore_patch(dropped), patch), record), originals
 
 
 def main(argv):
     command = argv[1] if len(argv) > 1 else ""
     if command == "write-config" and len(argv) == 3:
         write_config(argv[2])
-    elif command == "restore-patch" and len(argv) == 4:
+    elif command in ("recording-patch", "rollback-patch") and len(argv) == 4:
         before = load_json(argv[2], "the current resource")
-        sys.stdout.write(dumps(restore_patch(before, json.loads(argv[3]))) + "\n")
-    elif command == "verify" and len(argv) == 5:
+        change, originals = recording_patch(before, json.loads(argv[3]))
+        sys.stdout.write(patch_json(change if command == "recording-patch" else restore_patch(originals)) + "\n")
+    elif command == "verify" and len(argv) == 4:
         after = load_json(argv[2], "the patched resource")
-        restore = load_json(argv[3], "the recorded previous values")
-        patch = json.loads(argv[4])
-        wrong = [
-            "{} is {}, expected {}".format(
-                ".".join(path), "unset" if lookup(after, path) is MISSING else dumps(lookup(after, path)), dumps(value)
-            )
-            for path, value in leaves(patch)
-            if lookup(after, path) != value
-        ]
+        patch = json.loads(argv[3])
+        wrong = []
+        for path, value in leaves(patch):
+            found = lookup(after, path)
+            if found != value:
+                shown = "unset" if found is MISSING else patch_json(found)
+                wrong.append("{} is {}, expected {}".format(".".join(path), shown, patch_json(value)))
         if wrong:
             fail("after the patch, " + "; ".join(wrong))
-        applied = nest((path, lookup(after, path)) for path, _ in leaves(patch))
-        sys.stdout.write(dumps({"applied": applied, "restorePatch": restore}) + "\n")
-    elif command == "recorded-restore" and len(argv) == 2:
-        recorded = os.environ.get("PULUMI_COMMAND_STDOUT", "").strip()
-        try:
-            restore = json.loads(recorded)["restorePatch"]
-        except (ValueError, KeyError, TypeError):
+        sys.stdout.write(patch_json({"applied": nest((path, lookup(after, path)) for path, _ in leaves(patch))}) + "\n")
+    elif command == "recorded-restore" and len(argv) == 3:
+        originals = recorded_originals(load_json(argv[2], "the current resource"))
+        if originals is None:
             sys.stderr.write(
                 PREFIX + "no previous values were recorded when this was created; leaving the resource as it is\n"
             )
             return
-        sys.stdout.write(dumps(restore) + "\n")
+        sys.stdout.write(patch_json(restore_patch(originals)) + "\n")
     else:
         fail(
-            "usage: helper.py write-config DIR | restore-patch BEFORE PATCH | verify AFTER RESTORE PATCH"
-            " | recorded-restore",
+            "usage: helper.py write-config DIR | recording-patch BEFORE PATCH | rollback-patch BEFORE PATCH"
+            " | verify AFTER PATCH | recorded-restore CURRENT",
             2,
         )
 

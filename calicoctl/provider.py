@@ -6,7 +6,8 @@ runs `pulumi`, and calls calicoctl there:
 - create/update record the values the patch replaces in an annotation on the patched
   resource itself (``ORIGINALS_ANNOTATION``), in the same calicoctl patch that applies
   it, then read the resource back and verify it. A run interrupted at any point never
-  loses the originals: the next run finds the annotation and keeps it.
+  loses the originals: the next run finds the annotation and keeps it. The scripts
+  renderYamlTo writes keep the same record (calicoctl/helper.py holds the protocol).
 - delete puts the recorded values back (fields that were unset are removed again)
   and drops the annotation; a resource that no longer exists is left alone.
 - diff compares the inputs and also reads the live resource, so a hand edit that
@@ -34,10 +35,18 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dynamic
 
-from calicoctl.helper import MISSING, calicoctl_config, leaves, lookup, nest
-from calicoctl.scripts import patch_json
+from calicoctl.helper import (
+    MISSING,
+    calicoctl_config,
+    leaves,
+    lookup,
+    nest,
+    patch_json,
+    recorded_originals,
+    recording_patch,
+    restore_patch,
+)
 
-ORIGINALS_ANNOTATION = "calico-monitoring/original-values"
 INPUT_KEYS = (
     "kind",
     "resourceName",
@@ -162,17 +171,6 @@ class Calicoctl:
         self.run("patch", self.kind, self.name, "--patch", patch_json(patch))
 
 
-def recorded_originals(live: dict[str, Any]) -> dict[str, Any] | None:
-    text = (live.get("metadata", {}).get("annotations") or {}).get(ORIGINALS_ANNOTATION)
-    if text is None:
-        return None
-    try:
-        originals = json.loads(text)
-    except ValueError:
-        return None
-    return originals if isinstance(originals, dict) else None
-
-
 def leaf_paths(patch: dict[str, Any]) -> list[tuple[str, ...]]:
     return [path for path, _ in leaves(patch)]
 
@@ -185,12 +183,6 @@ def value_at(document: dict[str, Any], path: tuple[str, ...]) -> Any:
     """The value at ``path``, None where the field is unset (null removes it in a merge patch)."""
     found = lookup(document, path)
     return None if found is MISSING else found
-
-
-def restore_patch(originals: dict[str, Any]) -> dict[str, Any]:
-    """Puts each recorded value back (a field recorded as unset is removed) and drops the record."""
-    restore = nest((tuple(field.split(".")), value) for field, value in sorted(originals.items()))
-    return _merge(restore, {"metadata": {"annotations": {ORIGINALS_ANNOTATION: None}}})
 
 
 # How the API server's refusals reach calicoctl's output: RBAC's Forbidden (which names the user,
@@ -219,18 +211,7 @@ class CalicoctlPatchProvider(dynamic.ResourceProvider):
         calicoctl = Calicoctl(props)
         patch = props["patch"]
         live = self._live(calicoctl)
-        known = recorded_originals(live)
-        if known is None and previous is not None:
-            known = previous.get("originals")
-        known = dict(known or {})
-        originals = {
-            dotted(path): known[dotted(path)] if dotted(path) in known else value_at(live, path)
-            for path in leaf_paths(patch)
-        }
-        # Fields an earlier patch set that this one no longer sets go back to their originals.
-        dropped = {field: value for field, value in known.items() if field not in originals}
-        record = {"metadata": {"annotations": {ORIGINALS_ANNOTATION: patch_json(originals)}}}
-        change = _merge(_merge(restore_patch(dropped), patch), record)
+        change, originals = recording_patch(live, patch, (previous or {}).get("originals"))
         calicoctl.patch(change)
         after = calicoctl.get() or {}
         wrong = drifted_fields(after, patch)
@@ -322,7 +303,7 @@ def _live_unless_gone(calicoctl: Calicoctl, props: dict[str, Any], consequence: 
     try:
         return True, calicoctl.get()
     except CalicoctlError as error:
-        if not _delete_unreachable():
+        if not delete_unreachable():
             raise
         pulumi.log.warn(
             f"{error}; PULUMI_K8S_DELETE_UNREACHABLE is set, so {consequence}{calicoctl.kind} {calicoctl.name} "
@@ -331,18 +312,9 @@ def _live_unless_gone(calicoctl: Calicoctl, props: dict[str, Any], consequence: 
         return False, None
 
 
-def _delete_unreachable() -> bool:
+def delete_unreachable() -> bool:
+    """Whether the operator said the cluster is gone (PULUMI_K8S_DELETE_UNREACHABLE, the kubernetes provider's)."""
     return os.environ.get("PULUMI_K8S_DELETE_UNREACHABLE", "").strip().lower() in ("1", "true", "yes")
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def rendered_paths(props: dict[str, Any]) -> tuple[Path, Path]:

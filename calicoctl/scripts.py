@@ -1,10 +1,10 @@
-"""Pure builders of the shell scripts that patch a Calico resource with calicoctl.
+"""Pure builders of the shell scripts that patch a Calico resource with calicoctl (renderYamlTo).
 
-A create script records the current values of the fields it changes, applies the
-patch, reads the resource back and checks it; if the check fails it puts the old
-values back before failing, so nothing is left half-applied. What it prints on
-stdout (the applied values and the restore patch) is what Pulumi keeps as the
-command's ``stdout``; the delete script reads it back from ``PULUMI_COMMAND_STDOUT``.
+They keep the record the calicoctl provider keeps (calicoctl/provider.py): the apply script
+records the current values of the fields it changes in an annotation on the resource itself,
+in the same calicoctl patch that applies the settings, reads the resource back and checks it;
+if the check fails it puts the old values back before failing, so nothing is left
+half-applied. The restore script reads that annotation, puts the values back and removes it.
 
 Every value a user controls reaches the shell either quoted with ``shlex.quote``
 or through an environment variable, so nothing in the stack config is ever run.
@@ -12,12 +12,12 @@ or through an environment variable, so nothing in the stack config is ever run.
 
 from __future__ import annotations
 
-import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from calicoctl.helper import patch_json
 from configuration import CalicoctlSettings, EtcdDatastore, FelixSettings, KubernetesDatastore, Secret
 
 HELPER_SOURCE = (Path(__file__).parent / "helper.py").read_text(encoding="utf-8")
@@ -44,13 +44,8 @@ DATASTORE_VARIABLES = (
 
 @dataclass(frozen=True)
 class PatchScripts:
-    create: str
-    delete: str
-
-
-def patch_json(patch: dict[str, Any]) -> str:
-    """Canonical JSON: the same patch always gives the same text, so previews stay quiet."""
-    return json.dumps(patch, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    apply: str
+    restore: str
 
 
 def datastore_environment(datastore: KubernetesDatastore | EtcdDatastore) -> dict[str, str | Secret]:
@@ -117,22 +112,23 @@ helper write-config "$work"
 
 
 def calicoctl_patch_scripts(kind: str, name: str, patch: dict[str, Any], calicoctl: CalicoctlSettings) -> PatchScripts:
-    """Create and delete scripts that apply ``patch`` to ``kind``/``name`` and undo it exactly."""
+    """Apply and restore scripts that apply ``patch`` to ``kind``/``name`` and undo it exactly."""
     target = f"{kind} {name}"
     quoted_patch = shlex.quote(patch_json(patch))
-    create = (
+    apply = (
         _prologue(f"patch {target} (generated)", calicoctl)
         + f"""\
 patch={quoted_patch}
 get_resource() {{ run_calicoctl get {target} -o json >"$1" || {{ cat "$1" >&2; return 1; }}; }}
-# Record the current values of the fields the patch sets, so destroy can put them back.
+# Record the current values of the fields the patch sets on the resource itself, in the same patch.
 get_resource "$work/before.json"
-helper restore-patch "$work/before.json" "$patch" >"$work/restore.json"
-run_calicoctl patch {target} --patch "$patch" >&2
+helper recording-patch "$work/before.json" "$patch" >"$work/change.json"
+helper rollback-patch "$work/before.json" "$patch" >"$work/restore.json"
+run_calicoctl patch {target} --patch "$(cat "$work/change.json")" >&2
 # Read it back; if the patch did not take, put the old values back before failing.
 if get_resource "$work/after.json" \\
-  && helper verify "$work/after.json" "$work/restore.json" "$patch" >"$work/state.json"; then
-  cat "$work/state.json"
+  && helper verify "$work/after.json" "$patch" >"$work/applied.json"; then
+  cat "$work/applied.json"
 else
   echo 'calico-monitoring: {target} does not show the patch; restoring its previous values' >&2
   run_calicoctl patch {target} --patch "$(cat "$work/restore.json")" >&2 \\
@@ -141,16 +137,24 @@ else
 fi
 """
     )
-    delete = (
+    restore = (
         _prologue(f"restore {target} (generated)", calicoctl)
         + f"""\
-helper recorded-restore >"$work/restore.json"
+if ! run_calicoctl get {target} -o json >"$work/current.json" 2>"$work/current.err"; then
+  if grep -q 'does not exist' "$work/current.json" "$work/current.err"; then
+    echo 'calico-monitoring: {target} does not exist: nothing to restore' >&2
+    exit 0
+  fi
+  cat "$work/current.json" "$work/current.err" >&2
+  exit 1
+fi
+helper recorded-restore "$work/current.json" >"$work/restore.json"
 if [ -s "$work/restore.json" ]; then
   run_calicoctl patch {target} --patch "$(cat "$work/restore.json")" >&2
 fi
 """
     )
-    return PatchScripts(create=create, delete=delete)
+    return PatchScripts(apply=apply, restore=restore)
 
 
 def felix_patch(felix: FelixSettings) -> dict[str, Any]:

@@ -20,11 +20,6 @@ class ScriptRun:
     stderr: str
     calls: list[dict[str, Any]]
 
-    @property
-    def pulumi_stdout(self) -> str:
-        """What pulumi-command keeps as the resource's stdout (trailing newline trimmed)."""
-        return self.stdout.rstrip("\n")
-
 
 class CalicoctlSandbox:
     def __init__(self, root: Path, bin_dir: str = "bin") -> None:
@@ -51,7 +46,6 @@ class CalicoctlSandbox:
         script: str,
         environment: dict[str, str],
         *,
-        previous_stdout: str | None = None,
         extra_env: dict[str, str] | None = None,
         path_first: Path | None = None,
     ) -> ScriptRun:
@@ -65,8 +59,6 @@ class CalicoctlSandbox:
         }
         env.update(extra_env or {})
         env.update(environment)
-        if previous_stdout is not None:
-            env["PULUMI_COMMAND_STDOUT"] = previous_stdout
         proc = subprocess.run(
             ["/bin/sh", "-c", script],
             cwd=self.home,

@@ -11,11 +11,13 @@ import subprocess
 
 import pytest
 
-from calicoctl.provider import ORIGINALS_ANNOTATION, CalicoctlError, CalicoctlPatchProvider
+from calicoctl.helper import ORIGINALS_ANNOTATION
+from calicoctl.provider import CalicoctlError, CalicoctlPatchProvider
 from tests.conftest import KDD
 
 ORIGINAL = {"bpfLogLevel": "", "ipipEnabled": True, "logSeverityScreen": "Info", "reportingInterval": "0s"}
 TUTORIAL = {"prometheusMetricsEnabled": True, "prometheusMetricsPort": 9091}
+UNSET_BEFORE = {"spec.prometheusMetricsEnabled": None, "spec.prometheusMetricsPort": None}
 
 
 @pytest.fixture
@@ -89,6 +91,21 @@ def test_optional_felix_settings_are_patched_only_when_set(sandbox, provider, fe
 def test_delete_puts_back_exactly_what_was_there(sandbox, provider, felix_patch, before):
     sandbox.seed("FelixConfiguration", "default", before)
     created = provider.create(felix_patch().props)
+    provider.delete(created.id, created.outs)
+    assert felix(sandbox)["spec"] == before
+    assert annotation(felix(sandbox)) is None
+
+
+def test_delete_puts_back_what_the_resource_records_when_the_state_is_behind(sandbox, provider, felix_patch):
+    before = {**ORIGINAL, "prometheusMetricsHost": "10.1.1.1"}
+    sandbox.seed("FelixConfiguration", "default", before)
+    created = provider.create(felix_patch().props)
+    # An update that sets the host patched the resource, and the run was killed before Pulumi saved it:
+    # the state's originals lack the host, the record on the resource has it.
+    provider.update(
+        created.id, created.outs, felix_patch({**KDD, "calico-monitoring:felix": {"metricsHost": "0.0.0.0"}}).props
+    )
+    assert "spec.prometheusMetricsHost" not in created.outs["originals"]
     provider.delete(created.id, created.outs)
     assert felix(sandbox)["spec"] == before
     assert annotation(felix(sandbox)) is None
@@ -334,10 +351,12 @@ def test_render_mode_writes_scripts_that_apply_and_restore(tmp_path, sandbox, pr
     applied = subprocess.run([str(apply_script)], env=env, capture_output=True, text=True, check=False)
     assert applied.returncode == 0, applied.stderr
     assert felix(sandbox)["spec"] == {**ORIGINAL, **TUTORIAL}
-    env["PULUMI_COMMAND_STDOUT"] = applied.stdout.strip()
+    # The record the live provider keeps, on the resource itself: the restore script needs nothing else.
+    assert json.loads(annotation(felix(sandbox))) == UNSET_BEFORE
     restored = subprocess.run([str(restore_script)], env=env, capture_output=True, text=True, check=False)
     assert restored.returncode == 0, restored.stderr
     assert felix(sandbox)["spec"] == ORIGINAL
+    assert annotation(felix(sandbox)) is None
     provider.delete(created.id, created.outs)
     assert not apply_script.exists() and not restore_script.exists()
 
@@ -367,3 +386,61 @@ def test_a_refresh_with_an_unreachable_datastore_fails_unless_the_operator_says_
     gone = provider.read(created.id, created.outs)
     assert gone.id == ""  # an empty id takes the step out of the state, as the kubernetes provider does
     assert felix(sandbox)["spec"]["prometheusMetricsEnabled"] is True
+
+
+@pytest.fixture
+def rendered(tmp_path, sandbox, provider, felix_patch):
+    """Runs the scripts renderYamlTo writes: ``rendered("apply")`` or ``rendered("restore")``."""
+    out = tmp_path / "rendered"
+    config = {**KDD, "calico-monitoring:renderYamlTo": str(out), "calico-monitoring:felix": {"scrape": "service"}}
+    provider.create(felix_patch(config).props)
+    folder = out / "calicoctl"
+
+    def run(script: str, **extra: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PATH": os.pathsep.join([str(sandbox.bin), os.environ["PATH"]]), **extra}
+        path = folder / f"calico-monitoring-felix-calicoctl-patch.{script}.sh"
+        return subprocess.run([str(path)], env=env, capture_output=True, text=True, check=False)
+
+    return run
+
+
+def test_the_rendered_scripts_and_the_provider_undo_each_others_patch(sandbox, provider, felix_patch, rendered):
+    before = {**ORIGINAL, "prometheusMetricsEnabled": False}
+    sandbox.seed("FelixConfiguration", "default", before)
+    assert rendered("apply").returncode == 0
+    assert rendered("apply").returncode == 0  # again, as after an interrupted run: the originals are kept
+    provider.delete("felixConfiguration/default", {**felix_patch().props, "originals": None})
+    assert felix(sandbox)["spec"] == before
+    assert annotation(felix(sandbox)) is None
+    created = provider.create(felix_patch().props)
+    assert json.loads(annotation(felix(sandbox))) == created.outs["originals"]
+    restored = rendered("restore")
+    assert restored.returncode == 0, restored.stderr
+    assert felix(sandbox)["spec"] == before
+    assert annotation(felix(sandbox)) is None
+
+
+def test_the_rendered_restore_leaves_a_resource_without_a_record_or_that_is_gone(sandbox, rendered):
+    sandbox.seed("FelixConfiguration", "default", ORIGINAL)
+    unrecorded = rendered("restore")
+    assert unrecorded.returncode == 0, unrecorded.stderr
+    assert "no previous values were recorded when this was created; leaving the resource as it is" in unrecorded.stderr
+    assert verbs(sandbox) == ["get"]
+    assert felix(sandbox)["spec"] == ORIGINAL
+    (sandbox.state / "felixconfiguration.default.json").unlink()
+    gone = rendered("restore")
+    assert gone.returncode == 0, gone.stderr
+    assert "felixConfiguration default does not exist: nothing to restore" in gone.stderr
+    failing = rendered("restore", FAKE_CALICOCTL_FAIL="get")
+    assert failing.returncode == 1
+    assert "the fake datastore refuses this get" in failing.stderr
+
+
+def test_the_rendered_apply_rolls_back_a_patch_that_does_not_take(sandbox, rendered):
+    before = {**ORIGINAL, "prometheusMetricsEnabled": False, "prometheusMetricsPort": 9095}
+    sandbox.seed("FelixConfiguration", "default", before)
+    applied = rendered("apply", FAKE_CALICOCTL_DROP="prometheusMetricsPort")
+    assert applied.returncode == 1
+    assert "spec.prometheusMetricsPort is 9095, expected 9091" in applied.stderr
+    assert felix(sandbox)["spec"] == before
+    assert annotation(felix(sandbox)) is None
