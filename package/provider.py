@@ -36,6 +36,7 @@ from calicoctl.provider import INPUT_KEYS, CalicoctlPatchProvider
 from components import patches
 from components.calico_monitoring import CalicoMonitoring as ProgramCalicoMonitoring
 from package.component import NAME, VERSION, CalicoMonitoring, outputs_of, settings_from_args
+from patch_release.provider import INPUT_KEYS as RELEASE_INPUT_KEYS
 from patch_release.provider import PatchReleaseProvider
 
 PATCH_TYPE = f"{NAME}:index:CalicoctlPatch"
@@ -103,7 +104,7 @@ class Servicer(ProviderServicer):
     def _provider(self, urn: str) -> tuple[Any, tuple[str, ...]]:
         """Who serves the resource of ``urn``, and the input keys its diff names."""
         if urn.split("::")[2].rsplit("$", 1)[-1] == RELEASE_TYPE:
-            return self.releases, ("target", "connection")
+            return self.releases, RELEASE_INPUT_KEYS
         return self.patches, INPUT_KEYS
 
     async def _call(self, context, function, *args):

@@ -18,19 +18,20 @@ PatchRelease, so the provider gives back the old manager's fields itself, as bef
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import pulumi
 from kubernetes.client.exceptions import ApiException
 from pulumi import dynamic
 
+from calicoctl.provider import delete_unreachable
 from patch_release.connection import kubernetes_api
 
 MARKER_FIELD = "f:pulumi.com/skipAwait"
 REQUEST = {"auth_settings": ["BearerToken"], "_preload_content": False, "_request_timeout": 30}
 PROVIDER_MANAGER_PREFIX = "pulumi-kubernetes"
 TARGET_KEYS = ("apiVersion", "kind", "plural", "namespace", "name")
+INPUT_KEYS = ("target", "connection")
 
 
 class PatchTargetError(Exception):
@@ -106,10 +107,6 @@ class PatchTarget:
             ) from None
 
 
-def _delete_unreachable() -> bool:
-    return os.environ.get("PULUMI_K8S_DELETE_UNREACHABLE", "").strip().lower() in ("1", "true", "yes")
-
-
 class PatchReleaseProvider(dynamic.ResourceProvider):
     """Create and update check that the connection reaches the target; delete gives the fields back."""
 
@@ -130,7 +127,7 @@ class PatchReleaseProvider(dynamic.ResourceProvider):
         return dynamic.CreateResult(describe(props["target"]), props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        changed = [key for key in ("target", "connection") if olds.get(key) != news.get(key)]
+        changed = [key for key in INPUT_KEYS if olds.get(key) != news.get(key)]
         return dynamic.DiffResult(changes=bool(changed))
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
@@ -152,7 +149,7 @@ class PatchReleaseProvider(dynamic.ResourceProvider):
                 for manager in patch_managers(live):
                     patched.give_back(manager)
         except Exception as error:
-            if not _delete_unreachable():
+            if not delete_unreachable():
                 raise PatchTargetError(f"{error}") from None
             pulumi.log.warn(f"{error}; PULUMI_K8S_DELETE_UNREACHABLE is set, so {describe(target)} is left as it is")
 
