@@ -8,6 +8,7 @@ from typing import Any
 
 import pulumi
 
+from builders.plan import CalicoctlPlan
 from calicoctl.provider import CalicoctlPatch
 from calicoctl.scripts import calicoctl_patch_scripts, datastore_environment
 from configuration import CalicoctlSettings, EtcdDatastore, KubernetesDatastore, Secret
@@ -41,15 +42,16 @@ def standalone_script(script: str, environment: dict[str, str | Secret]) -> str:
     return "\n".join(lines) + "\n" + script
 
 
-# What a patch is created as: the dynamic resource in a stack program. Served as a component package,
-# package/provider.py puts its own resource type here, whose CRUD runs in the package's process.
-patch_resource: type[pulumi.CustomResource] = CalicoctlPatch
-
-
 def calicoctl_patch_command(
-    name: str, kind: str, patch: dict[str, Any], target: CalicoctlTarget, parent: pulumi.Resource
+    name: str,
+    planned: CalicoctlPlan,
+    target: CalicoctlTarget,
+    parent: pulumi.Resource,
+    resource_type: type[pulumi.CustomResource] = CalicoctlPatch,
 ) -> pulumi.CustomResource:
-    """A calicoctl patch of ``kind default`` that puts the previous values back on delete."""
+    """A calicoctl patch of ``<kind> default`` that puts the previous values back on delete, created as
+    ``resource_type`` (the stack program's dynamic resource, or the component package's own type)."""
+    kind, patch = planned.kind, planned.patch
     props: dict[str, Any] = {
         "kind": kind,
         "resourceName": "default",
@@ -76,4 +78,4 @@ def calicoctl_patch_command(
         }
     else:
         props["connection"] = as_pulumi_inputs(environment)
-    return patch_resource(name, props, opts=pulumi.ResourceOptions(parent=parent))
+    return resource_type(name, props, opts=pulumi.ResourceOptions(parent=parent))

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import pulumi
 import pulumi_kubernetes as k8s
 
-from builders.manifests import (
-    MONITORING_API,
-    OPERATOR_KUBE_CONTROLLERS_SERVICE,
-    OPERATOR_TYPHA_SERVICE,
-    felix_pod_monitor,
-    felix_service_scrape,
-)
+from builders.plan import StackPlan, plan_stack
 from calicoctl.command import CalicoctlTarget
 from components.alerts import CalicoAlerts, CalicoAlertsArgs
 from components.dashboards import CalicoDashboards, CalicoDashboardsArgs
 from components.felix import FelixMetrics, FelixMetricsArgs, UpgradeFrom
 from components.kube_controllers import KubeControllersMetrics, KubeControllersMetricsArgs
-from components.monitors import WorkloadScrape, workload_monitor_manifests
 from components.patches import PatchGiveBack
-from components.prerequisites import ClusterPrerequisites, object_in_the_way_check
+from components.prerequisites import ClusterPrerequisites
+from components.resource_types import ResourceTypes
 from components.typha import TyphaMetrics, TyphaMetricsArgs
 from components.verification import ScrapeVerification, ScrapeVerificationArgs
-from configuration import KubernetesProviderSettings, Settings, WorkloadSettings
-from dashboards.configmaps import dashboard_configmaps, dashboard_files
+from configuration import KubernetesProviderSettings, Settings
 from dashboards.document import DashboardError
 from patch_release.connection import connection_props
 
@@ -87,31 +77,37 @@ def kubernetes_provider_from(opts: pulumi.ResourceOptions | None) -> pulumi.Prov
     return None
 
 
+def stack_plan(settings: Settings) -> StackPlan:
+    """The plan of the stack; a bad dashboard import stops the program before any resource, naming it."""
+    try:
+        return plan_stack(settings)
+    except DashboardError as error:
+        raise pulumi.RunError(f"calico-monitoring:dashboards.import: {error}") from None
+
+
 class CalicoMonitoring(pulumi.ComponentResource):
     """Felix metrics on, then the port declared (or a Service), then the monitor; Typha,
-    kube-controllers, alerts and dashboards beside them.
+    kube-controllers, alerts and dashboards beside them, each as the stack's plan (builders.plan) has it.
 
     Used as a program, it builds its own Kubernetes provider from the stack configuration;
-    inside another program, pass one with `opts=ResourceOptions(providers=[provider])`."""
+    inside another program, pass one with `opts=ResourceOptions(providers=[provider])`.
+    ``resource_types`` says what the calicoctl patches and PatchReleases are created as (the component
+    package passes its own)."""
 
     provider: pulumi.ProviderResource
+    plan: StackPlan
     felix: FelixMetrics
     outputs: dict[str, pulumi.Input]
 
-    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
-        # Dashboards are read and checked first: a bad import stops the program before any resource.
-        dashboards = []
-        if settings.dashboards.enabled:
-            try:
-                files = dashboard_files(
-                    settings.dashboards,
-                    settings.jobs,
-                    import_jobs=settings.all_jobs,
-                    alert_overrides=settings.alerts.overrides,
-                )
-                dashboards = dashboard_configmaps(settings.dashboards, files)
-            except DashboardError as error:
-                raise pulumi.RunError(f"calico-monitoring:dashboards.import: {error}") from None
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        opts: pulumi.ResourceOptions | None = None,
+        resource_types: ResourceTypes | None = None,
+    ) -> None:
+        types = resource_types or ResourceTypes()
+        plan = self.plan = stack_plan(settings)
         given = kubernetes_provider_from(opts)
         if given is not None and settings.render_yaml_to is not None:
             raise pulumi.RunError(
@@ -135,74 +131,61 @@ class CalicoMonitoring(pulumi.ComponentResource):
         # Destroy gives the patches' fields back through the stack's own connection (components/patches.py);
         # not for a provider handed in, whose connection the component cannot see, nor in render mode.
         give_back = (
-            PatchGiveBack(patch_connection(settings.kubernetes))
+            PatchGiveBack(patch_connection(settings.kubernetes), types.patch_release)
             if given is None and settings.render_yaml_to is None
             else None
         )
 
         if settings.render_yaml_to is None:
-            prerequisites = ClusterPrerequisites(
-                f"{name}-prerequisites", settings, objects_created(settings, dashboards), opts=kubernetes
-            )
+            prerequisites = ClusterPrerequisites(f"{name}-prerequisites", plan, types.preflight_chart, opts=kubernetes)
             # A missing prerequisite stops the run before anything is applied. After a refresh has
             # dropped a patch whose target was deleted, applying it again would recreate the object
             # (an Installation, which the operator would install Calico from) or fail half-way.
             kubernetes = pulumi.ResourceOptions.merge(kubernetes, pulumi.ResourceOptions(depends_on=[prerequisites]))
         target = CalicoctlTarget(settings.datastore, settings.calicoctl, settings.render_yaml_to)
+        felix_plan = plan.component("felix")
+        assert felix_plan is not None  # Felix's metrics are always turned on
         self.felix = FelixMetrics(
             f"{name}-felix",
             FelixMetricsArgs(
                 target=target,
-                felix=settings.felix,
-                calico_node=settings.calico_node,
-                pod_monitor=settings.monitor_settings("felix"),
-                declare_port=settings.declares_ports,
-                monitor=settings.monitored("felix"),
+                plan=felix_plan,
+                calicoctl_patch=types.calicoctl_patch,
                 upgrade_from=UpgradeFrom(root_urn=self.urn, root_name=name),
                 give_back=give_back,
             ),
             opts=kubernetes,
         )
         monitors = [self.felix.monitor] if self.felix.monitor is not None else []
-        if settings.typha.enabled:
+        typha_plan = plan.component("typha")
+        if typha_plan is not None:
             self.typha = TyphaMetrics(
-                f"{name}-typha",
-                TyphaMetricsArgs(
-                    typha=settings.typha,
-                    scrape=workload_scrape(settings, "typha", settings.typha, OPERATOR_TYPHA_SERVICE),
-                    give_back=give_back,
-                ),
-                opts=kubernetes,
+                f"{name}-typha", TyphaMetricsArgs(plan=typha_plan, give_back=give_back), opts=kubernetes
             )
             if self.typha.monitor is not None:
                 monitors.append(self.typha.monitor)
-        if settings.kube_controllers.enabled:
+        kube_controllers_plan = plan.component("kube-controllers")
+        if kube_controllers_plan is not None:
             self.kube_controllers = KubeControllersMetrics(
                 f"{name}-kube-controllers",
                 KubeControllersMetricsArgs(
-                    kube_controllers=settings.kube_controllers,
+                    plan=kube_controllers_plan,
                     target=target,
-                    scrape=workload_scrape(
-                        settings, "kube-controllers", settings.kube_controllers, OPERATOR_KUBE_CONTROLLERS_SERVICE
-                    ),
+                    calicoctl_patch=types.calicoctl_patch,
                     give_back=give_back,
                 ),
                 opts=kubernetes,
             )
             if self.kube_controllers.monitor is not None:
                 monitors.append(self.kube_controllers.monitor)
-        if settings.jobs and (settings.alerts.enabled or dashboards):  # no jobs: every monitor turned off
-            self.alerts = CalicoAlerts(
-                f"{name}-alerts",
-                CalicoAlertsArgs(alerts=settings.alerts, jobs=settings.jobs, dashboards=settings.dashboards),
-                opts=kubernetes,
-            )
-        if dashboards:
+        if plan.rule is not None:
+            self.alerts = CalicoAlerts(f"{name}-alerts", CalicoAlertsArgs(rule=plan.rule), opts=kubernetes)
+        if plan.dashboards:
             self.dashboards = CalicoDashboards(
-                f"{name}-dashboards", CalicoDashboardsArgs(configmaps=dashboards), opts=kubernetes
+                f"{name}-dashboards", CalicoDashboardsArgs(configmaps=list(plan.dashboards)), opts=kubernetes
             )
-        self.outputs = {"felixMetrics": self.felix.applied, "scrapeJobs": settings.jobs}
-        if settings.kube_controllers.enabled:
+        self.outputs = {"felixMetrics": self.felix.applied, "scrapeJobs": plan.jobs}
+        if kube_controllers_plan is not None:
             self.outputs["kubeControllersMetrics"] = self.kube_controllers.applied
         if self.felix.rollout is not None:
             self.outputs["calicoNodeRollout"] = self.felix.rollout
@@ -214,65 +197,10 @@ class CalicoMonitoring(pulumi.ComponentResource):
             )
             self.verification = ScrapeVerification(
                 f"{name}-verify",
-                ScrapeVerificationArgs(settings=settings, monitors=monitors, felix_scheduled=felix_scheduled),
+                ScrapeVerificationArgs(
+                    verify=settings.verify, plan=plan, monitors=monitors, felix_scheduled=felix_scheduled
+                ),
                 opts=kubernetes,
             )
             self.outputs["scrapeTargets"] = self.verification.targets
         self.register_outputs(self.outputs)
-
-
-def workload_scrape(
-    settings: Settings, component: str, workload: WorkloadSettings, operator_service: Mapping[str, Any]
-) -> WorkloadScrape:
-    return WorkloadScrape(
-        install=settings.install,
-        declare_port=settings.declares_ports,
-        monitors=settings.monitor_settings(component),
-        component=component,
-        operator_service=operator_service,
-        job=settings.monitor_job(workload.monitor_name),
-        monitor=settings.monitored(component),
-    )
-
-
-def renamed_with(manifest: dict[str, Any], key: str) -> str:
-    kind = manifest["kind"]
-    return f", or give this stack's {kind} another name with `pulumi config set --path calico-monitoring:{key} <name>`"
-
-
-def objects_created(settings: Settings, dashboards: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Every object of a fixed name the stack creates (patches of Calico's own objects aside), each
-    from the manifest its component builds, with the way out of a clash the preflight check names."""
-    created: list[dict[str, str]] = []
-    if settings.monitored("felix"):
-        felix = settings.monitor_settings("felix")
-        if settings.declares_ports:
-            monitor = felix_pod_monitor(felix, settings.calico_node)
-            created.append(object_in_the_way_check(monitor, renamed_with(monitor, "podMonitor.name")))
-        else:
-            service, monitor = felix_service_scrape(felix, settings.calico_node, settings.felix.metrics_port)
-            created.append(object_in_the_way_check(service, ""))
-            created.append(object_in_the_way_check(monitor, renamed_with(monitor, "podMonitor.name")))
-    workloads = (
-        ("typha", "typha", settings.typha, OPERATOR_TYPHA_SERVICE),
-        ("kube-controllers", "kubeControllers", settings.kube_controllers, OPERATOR_KUBE_CONTROLLERS_SERVICE),
-    )
-    for component, key, workload, operator_service in workloads:
-        if workload.enabled and settings.monitored(component):
-            scrape = workload_scrape(settings, component, workload, operator_service)
-            service, monitor = workload_monitor_manifests(scrape, workload, node_label=False)
-            if service is not None:
-                created.append(object_in_the_way_check(service, renamed_with(service, f"{key}.monitorName")))
-            created.append(object_in_the_way_check(monitor, renamed_with(monitor, f"{key}.monitorName")))
-    if settings.jobs and (settings.alerts.enabled or dashboards):
-        rule = {
-            "apiVersion": MONITORING_API,
-            "kind": "PrometheusRule",
-            "metadata": {"name": settings.alerts.name, "namespace": settings.alerts.namespace},
-        }
-        created.append(object_in_the_way_check(rule, renamed_with(rule, "alerts.name")))
-    for configmap in dashboards:
-        created.append(
-            object_in_the_way_check(configmap, ", or move the dashboards with calico-monitoring:dashboards.namespace")
-        )
-    return created

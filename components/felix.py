@@ -9,11 +9,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from builders.manifests import calico_node_port_patch, felix_pod_monitor, felix_service_scrape, rollout_status
+from builders.manifests import rollout_status
+from builders.plan import ComponentPlan, ScrapePlan, WorkloadPatch
 from builders.sdk_values import plain
 from builders.urns import child_urn
 from calicoctl.command import CalicoctlTarget, calicoctl_patch_command
-from calicoctl.scripts import felix_patch
 from components.monitors import (
     METRICS_SERVICE_MONITOR_TYPE,
     MetricsServiceMonitor,
@@ -22,8 +22,7 @@ from components.monitors import (
     old_children,
     with_alias,
 )
-from components.patches import DAEMON_SET, PatchGiveBack, patch_options
-from configuration import CalicoNodeSettings, FelixSettings, PodMonitorSettings
+from components.patches import PatchGiveBack, patch_options
 
 CALICO_NODE_METRICS_PORT_TYPE = "calico-monitoring:index:CalicoNodeMetricsPort"
 FELIX_POD_MONITOR_TYPE = "calico-monitoring:index:FelixPodMonitor"
@@ -46,8 +45,7 @@ class UpgradeFrom:
 
 @dataclass(frozen=True)
 class CalicoNodeMetricsPortArgs:
-    calico_node: CalicoNodeSettings
-    metrics_port: int
+    patch: WorkloadPatch  # the plan's patch of the calico-node DaemonSet
     upgrade_from: UpgradeFrom | None = None
     give_back: PatchGiveBack | None = None
 
@@ -64,21 +62,22 @@ class CalicoNodeMetricsPort(pulumi.ComponentResource):
             else None
         )
         super().__init__(CALICO_NODE_METRICS_PORT_TYPE, name, None, with_alias(opts, old))
-        manifest = calico_node_port_patch(args.calico_node, args.metrics_port)
-        patch_aliases = old_children(old, DAEMONSET_PATCH_TYPE, "daemonset-patch")
+        planned = args.patch
+        patch_name = f"{name}-{planned.resource}"
         self.patch = k8s.apps.v1.DaemonSetPatch(
-            f"{name}-daemonset-patch",
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
+            patch_name,
+            metadata=planned.manifest["metadata"],
+            spec=planned.manifest["spec"],
             opts=patch_options(
-                f"{name}-daemonset-patch", DAEMON_SET, manifest["metadata"], self, args.give_back, patch_aliases
+                patch_name, planned, self, args.give_back, old_children(old, DAEMONSET_PATCH_TYPE, planned.resource)
             ),
         )
         # Read back after the patch on every run: the first `up` shows the rollout just started,
         # any later `up` (with nothing to change) where it stands.
+        daemon_set = planned.object
         live = k8s.apps.v1.DaemonSet.get(
             f"{name}-daemonset",
-            f"{args.calico_node.namespace}/{args.calico_node.daemon_set}",
+            f"{daemon_set.namespace}/{daemon_set.name}",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.patch]),
         )
         self.rollout = pulumi.Output.all(live.metadata, live.status).apply(
@@ -89,8 +88,7 @@ class CalicoNodeMetricsPort(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class FelixPodMonitorArgs:
-    pod_monitor: PodMonitorSettings
-    calico_node: CalicoNodeSettings
+    monitor: dict[str, Any]  # the plan's PodMonitor manifest
     upgrade_from: UpgradeFrom | None = None
 
 
@@ -106,7 +104,7 @@ class FelixPodMonitor(pulumi.ComponentResource):
         monitor_aliases = old_children(old, POD_MONITOR_TYPE, "podmonitor")
         self.pod_monitor = custom_resource(
             f"{name}-podmonitor",
-            felix_pod_monitor(args.pod_monitor, args.calico_node),
+            args.monitor,
             self,
             aliases=monitor_aliases,
         )
@@ -116,15 +114,12 @@ class FelixPodMonitor(pulumi.ComponentResource):
 @dataclass(frozen=True)
 class FelixMetricsArgs:
     target: CalicoctlTarget
-    felix: FelixSettings
-    calico_node: CalicoNodeSettings
-    pod_monitor: PodMonitorSettings
-    # True: declare the port on the calico-node DaemonSet and scrape with a PodMonitor (rolls
-    # calico-node once). False: a headless Service and a ServiceMonitor (nothing restarts).
-    declare_port: bool
+    # The plan's Felix: its calicoctl patch; with a patch of calico-node, the port declared (rolls calico-node
+    # once) and a PodMonitor; without, a headless Service and a ServiceMonitor (nothing restarts). No scrape
+    # (felix.monitor.enabled false): metrics on, and the port declared, but no monitor of ours.
+    plan: ComponentPlan
+    calicoctl_patch: type[pulumi.CustomResource]
     upgrade_from: UpgradeFrom | None = None
-    # False (felix.monitor.enabled): metrics on, and the port declared, but no monitor of ours.
-    monitor: bool = True
     give_back: PatchGiveBack | None = None
 
 
@@ -139,40 +134,41 @@ class FelixMetrics(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: FelixMetricsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("calico-monitoring:index:FelixMetrics", name, None, opts)
+        plan = args.plan
         self.command = calicoctl_patch_command(
-            f"{name}-calicoctl-patch", "felixConfiguration", felix_patch(args.felix), args.target, self
+            f"{name}-calicoctl-patch", plan.calicoctl, args.target, self, args.calicoctl_patch
         )
         self.applied = self.command.applied
-        self.job = args.pod_monitor.job
+        self.job = plan.job
         self.rollout = None
         self.monitor = None
-        if args.declare_port:
+        if plan.patch is not None:
             port = CalicoNodeMetricsPort(
                 f"{name}-calico-node-port",
-                CalicoNodeMetricsPortArgs(args.calico_node, args.felix.metrics_port, args.upgrade_from, args.give_back),
+                CalicoNodeMetricsPortArgs(plan.patch, args.upgrade_from, args.give_back),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.command]),
             )
             self.rollout = port.rollout
-            if args.monitor:
+            if plan.scrape is not None:
                 self.monitor = FelixPodMonitor(
                     f"{name}-monitor",
-                    FelixPodMonitorArgs(args.pod_monitor, args.calico_node, args.upgrade_from),
+                    FelixPodMonitorArgs(plan.scrape.monitor, args.upgrade_from),
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[port]),
                 ).pod_monitor
-        elif args.monitor:
-            service, monitor = felix_service_scrape(args.pod_monitor, args.calico_node, args.felix.metrics_port)
-            # Release 0.2 had it as <root>-felix-monitor under the root: the same name, now under Felix.
-            old = (
-                args.upgrade_from.component(METRICS_SERVICE_MONITOR_TYPE, "felix-monitor")
-                if args.upgrade_from
-                else None
-            )
-            self.monitor = MetricsServiceMonitor(
-                f"{name}-monitor",
-                MetricsServiceMonitorArgs(monitor=monitor, service=service, old_urn=old),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.command]),
-            ).service_monitor
+        elif plan.scrape is not None:
+            self.monitor = self._service_monitor(name, plan.scrape, args.upgrade_from)
         outputs: dict[str, Any] = {"applied": self.applied, "job": self.job}
         if self.rollout is not None:
             outputs["rollout"] = self.rollout
         self.register_outputs(outputs)
+
+    def _service_monitor(
+        self, name: str, scrape: ScrapePlan, upgrade_from: UpgradeFrom | None
+    ) -> pulumi.CustomResource:
+        # Release 0.2 had it as <root>-felix-monitor under the root: the same name, now under Felix.
+        old = upgrade_from.component(METRICS_SERVICE_MONITOR_TYPE, "felix-monitor") if upgrade_from else None
+        return MetricsServiceMonitor(
+            f"{name}-monitor",
+            MetricsServiceMonitorArgs(monitor=scrape.monitor, service=scrape.service, old_urn=old),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.command]),
+        ).service_monitor

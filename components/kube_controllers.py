@@ -8,18 +8,17 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from builders.manifests import kube_controllers_port_patch
+from builders.plan import ComponentPlan
 from calicoctl.command import CalicoctlTarget, calicoctl_patch_command
-from components.monitors import WorkloadScrape, scrape_workload
-from components.patches import DEPLOYMENT, PatchGiveBack, patch_options
-from configuration import WorkloadSettings
+from components.monitors import scrape_component
+from components.patches import PatchGiveBack, patch_options
 
 
 @dataclass(frozen=True)
 class KubeControllersMetricsArgs:
-    kube_controllers: WorkloadSettings
+    plan: ComponentPlan  # the plan's kube-controllers: its calicoctl patch, the port declared or not, the monitor
     target: CalicoctlTarget
-    scrape: WorkloadScrape
+    calicoctl_patch: type[pulumi.CustomResource]
     give_back: PatchGiveBack | None = None
 
 
@@ -35,26 +34,23 @@ class KubeControllersMetrics(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KubeControllersMetricsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("calico-monitoring:index:KubeControllersMetrics", name, None, opts)
-        workload = args.kube_controllers
-        patch = {"spec": {"prometheusMetricsPort": workload.metrics_port}}
+        plan = args.plan
         self.command = calicoctl_patch_command(
-            f"{name}-calicoctl-patch", "kubeControllersConfiguration", patch, args.target, self
+            f"{name}-calicoctl-patch", plan.calicoctl, args.target, self, args.calicoctl_patch
         )
         self.applied = self.command.applied
         ready: list[pulumi.Resource] = [self.command]
-        if args.scrape.declare_port:
-            manifest = kube_controllers_port_patch(workload)
+        if plan.patch is not None:
+            patch_name = f"{name}-{plan.patch.resource}"
+            manifest = plan.patch.manifest
             ready.append(
                 k8s.apps.v1.DeploymentPatch(
-                    f"{name}-deployment-patch",
+                    patch_name,
                     metadata=manifest["metadata"],
                     spec=manifest["spec"],
-                    opts=patch_options(
-                        f"{name}-deployment-patch", DEPLOYMENT, manifest["metadata"], self, args.give_back
-                    ),
+                    opts=patch_options(patch_name, plan.patch, self, args.give_back),
                 )
             )
-        # ipam_* series carry their own `node` label.
-        self.monitor = scrape_workload(name, args.scrape, workload, node_label=False, parent=self, depends_on=ready)
-        self.job = args.scrape.job
+        self.monitor = scrape_component(name, plan.scrape, parent=self, depends_on=ready)
+        self.job = plan.job
         self.register_outputs({"applied": self.applied, "job": self.job})

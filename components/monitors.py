@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from builders.manifests import app_selector, pod_monitor, service_monitor, service_scrape
+from builders.plan import ScrapePlan
 from builders.urns import child_urn
-from configuration import PodMonitorSettings, WorkloadSettings
 
 METRICS_SERVICE_MONITOR_TYPE = "calico-monitoring:index:MetricsServiceMonitor"
 SERVICE_TYPE = "kubernetes:core/v1:Service"
@@ -92,73 +91,22 @@ class MetricsServiceMonitor(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-@dataclass(frozen=True)
-class WorkloadScrape:
-    """How the stack scrapes one Calico Deployment (Typha or kube-controllers)."""
-
-    install: str  # "manifest" or "operator"
-    declare_port: bool  # manifest install with a PodMonitor on a declared port
-    monitors: PodMonitorSettings
-    component: str  # "typha" or "kube-controllers": which shipped queries keepOnlyUsedMetrics keeps
-    operator_service: Mapping[str, Any]  # the Tigera operator's metrics Service of the workload
-    job: str
-    monitor: bool = True  # False (<component>.monitor.enabled): metrics on, no monitor of ours
-
-
-def workload_monitor_manifests(
-    scrape: WorkloadScrape, workload: WorkloadSettings, *, node_label: bool
-) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """The Service of ours (or None) and the monitor that scrape a Deployment: a PodMonitor on its
-    declared port (manifest install, pod scrape), a ServiceMonitor on a headless Service of ours
-    (manifest install, service scrape), or a ServiceMonitor on the operator's own metrics Service."""
-    common = {"namespace": workload.namespace, "node_label": node_label, "component": scrape.component}
-    if scrape.declare_port:
-        monitor = pod_monitor(
-            workload.monitor_name,
-            scrape.monitors,
-            selector=app_selector(workload.deployment),
-            port_name=workload.port_name,
-            **common,
-        )
-        return None, monitor
-    if scrape.install == "manifest":
-        return service_scrape(
-            f"calico-monitoring-{workload.monitor_name}",
-            workload.monitor_name,
-            scrape.monitors,
-            pod_selector=app_selector(workload.deployment),
-            port=workload.metrics_port,
-            port_name=workload.port_name,
-            **common,
-        )
-    monitor = service_monitor(
-        workload.monitor_name,
-        scrape.monitors,
-        selector=dict(scrape.operator_service["selector"]),
-        port_name=scrape.operator_service["port"],
-        **common,
-    )
-    return None, monitor
-
-
-def scrape_workload(
+def scrape_component(
     name: str,
-    scrape: WorkloadScrape,
-    workload: WorkloadSettings,
+    scrape: ScrapePlan | None,
     *,
-    node_label: bool,
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource],
 ) -> pulumi.CustomResource | None:
-    """The monitor of a Deployment (see workload_monitor_manifests); none when the stack turned it off."""
-    if not scrape.monitor:
+    """The monitor of a Deployment as the plan has it (a PodMonitor, or a ServiceMonitor and the Service of
+    ours it selects); none when the stack turned it off."""
+    if scrape is None:
         return None
-    service, monitor = workload_monitor_manifests(scrape, workload, node_label=node_label)
-    if monitor["kind"] == "PodMonitor":
-        return custom_resource(f"{name}-podmonitor", monitor, parent, depends_on)
+    if scrape.monitor["kind"] == "PodMonitor":
+        return custom_resource(f"{name}-podmonitor", scrape.monitor, parent, depends_on)
     scrape_component = MetricsServiceMonitor(
         f"{name}-monitor",
-        MetricsServiceMonitorArgs(monitor=monitor, service=service),
+        MetricsServiceMonitorArgs(monitor=scrape.monitor, service=scrape.service),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
     return scrape_component.service_monitor

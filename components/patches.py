@@ -8,11 +8,7 @@ from typing import Any
 
 import pulumi
 
-from patch_release.provider import PatchRelease
-
-# What a PatchRelease is created as: the dynamic resource in a stack program. Served as a component
-# package, package/provider.py puts its own resource type here, whose CRUD runs in the package's process.
-release_resource: type[pulumi.CustomResource] = PatchRelease
+from builders.plan import WorkloadPatch
 
 
 @dataclass(frozen=True)
@@ -21,29 +17,25 @@ class PatchGiveBack:
     destroy gives a patch's fields back after checking that the patched object still exists."""
 
     connection: dict[str, Any]
+    # The PatchRelease resource type (components.resource_types.ResourceTypes.patch_release).
+    release: type[pulumi.CustomResource]
 
 
-# The objects this program patches, by the kind of its patch: apiVersion, kind and REST plural.
-DAEMON_SET = ("apps/v1", "DaemonSet", "daemonsets")
-DEPLOYMENT = ("apps/v1", "Deployment", "deployments")
-INSTALLATION = ("operator.tigera.io/v1", "Installation", "installations")
-
-
-def patch_target(kind: tuple[str, str, str], metadata: dict[str, Any]) -> dict[str, Any]:
-    api_version, kind_name, plural = kind
+def patch_target(patch: WorkloadPatch) -> dict[str, Any]:
+    api_version, kind, plural = patch.target
+    target = patch.object
     return {
         "apiVersion": api_version,
-        "kind": kind_name,
+        "kind": kind,
         "plural": plural,
-        "namespace": metadata.get("namespace"),
-        "name": metadata["name"],
+        "namespace": target.namespace,
+        "name": target.name,
     }
 
 
 def patch_options(
     name: str,
-    kind: tuple[str, str, str],
-    metadata: dict[str, Any],
+    patch: WorkloadPatch,
     parent: pulumi.Resource,
     give_back: PatchGiveBack | None,
     aliases: Sequence[pulumi.Input[str]] = (),
@@ -52,9 +44,9 @@ def patch_options(
     one; without (a Kubernetes provider handed to the component), the provider gives the fields back itself."""
     if give_back is None:
         return pulumi.ResourceOptions(parent=parent, aliases=list(aliases))
-    release = release_resource(
+    release = give_back.release(
         f"{name}-release",
-        {"target": patch_target(kind, metadata), "connection": give_back.connection},
+        {"target": patch_target(patch), "connection": give_back.connection},
         opts=pulumi.ResourceOptions(parent=parent),
     )
     return pulumi.ResourceOptions(parent=parent, aliases=list(aliases), deleted_with=release)

@@ -10,21 +10,15 @@ one read that may find nothing without failing. Not used in render mode, which t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from configuration import Settings
+from builders.plan import StackPlan
 
-MONITORING_GROUP = "monitoring.coreos.com"
 PREFLIGHT_CHART = Path(__file__).parent / "preflight-chart"
-# The chart as the kubernetes provider finds it: from the project directory, where Pulumi starts the
-# program and its plugins, so the stack's inputs hold no machine path. The component package, whose
-# code is not in its consumer's project, sets its own (package/provider.py).
-preflight_chart_reference = "components/preflight-chart"
 
 
 def object_in_the_way_check(manifest: dict[str, Any], remedy: str) -> dict[str, str]:
@@ -39,23 +33,32 @@ def object_in_the_way_check(manifest: dict[str, Any], remedy: str) -> dict[str, 
     }
 
 
-def required_crds(settings: Settings) -> list[str]:
-    kinds = set()
-    if settings.declares_ports:
-        kinds.add("podmonitors")
-    if not settings.declares_ports or (settings.install == "operator" and settings.typha.enabled):
-        kinds.add("servicemonitors")
-    if settings.alerts.enabled or settings.dashboards.enabled:
-        kinds.add("prometheusrules")
-    return [f"{kind}.{MONITORING_GROUP}" for kind in sorted(kinds)]
+def remedy(manifest: dict[str, Any], setting: str) -> str:
+    """The end of the preflight message: the setting that gives this stack's object another name or place."""
+    if not setting:
+        return ""
+    if setting == "dashboards.namespace":
+        return ", or move the dashboards with calico-monitoring:dashboards.namespace"
+    kind = manifest["kind"]
+    return (
+        f", or give this stack's {kind} another name with `pulumi config set --path calico-monitoring:{setting} <name>`"
+    )
+
+
+def objects_in_the_way_checks(plan: StackPlan) -> list[dict[str, str]]:
+    """The preflight chart's lookups: every object of a fixed name the plan creates (patches of Calico's own
+    objects aside), with the way out of a clash."""
+    return [
+        object_in_the_way_check(manifest, remedy(manifest, setting)) for manifest, setting in plan.objects_created()
+    ]
 
 
 class ClusterPrerequisites(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: Settings,
-        created: Sequence[dict[str, str]] = (),
+        plan: StackPlan,
+        preflight_chart: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("calico-monitoring:index:ClusterPrerequisites", name, None, opts)
@@ -63,30 +66,31 @@ class ClusterPrerequisites(pulumi.ComponentResource):
         self.reads: list[pulumi.Resource] = [
             # The resource name says what to install when the read fails.
             k8s.apiextensions.v1.CustomResourceDefinition.get(f"{name}-prometheus-operator-crd-{crd}", crd, opts=child)
-            for crd in required_crds(settings)
+            for crd in plan.crds
         ]
-        if settings.install == "operator":
+        required = plan.required_object
+        if required is not None and required.kind == "Installation":
             self.reads.append(
                 k8s.apiextensions.CustomResource.get(
-                    f"{name}-tigera-operator-installation-default",
-                    api_version="operator.tigera.io/v1",
-                    kind="Installation",
-                    id="default",
+                    f"{name}-tigera-operator-installation-{required.name}",
+                    api_version=required.api_version,
+                    kind=required.kind,
+                    id=required.name,
                     opts=child,
                 )
             )
-        elif settings.declares_ports:
-            node = settings.calico_node
+        elif required is not None:
             self.reads.append(
-                k8s.apps.v1.DaemonSet.get(f"{name}-calico-node", f"{node.namespace}/{node.daemon_set}", opts=child)
+                k8s.apps.v1.DaemonSet.get(f"{name}-calico-node", f"{required.namespace}/{required.name}", opts=child)
             )
+        created = objects_in_the_way_checks(plan)
         if created:
             # After the CRD reads: Helm's lookup of a kind the API server does not serve is an error of its own.
             self.reads.append(
                 k8s.helm.v4.Chart(
                     f"{name}-objects-in-the-way",
-                    chart=preflight_chart_reference,
-                    values={"objects": list(created)},
+                    chart=preflight_chart,
+                    values={"objects": created},
                     opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.reads)),
                 )
             )

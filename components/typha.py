@@ -7,17 +7,16 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from builders.manifests import align_with_live, installation_typha_patch, typha_patch
+from builders.manifests import align_with_live
+from builders.plan import INSTALLATION, ComponentPlan
 from builders.sdk_values import plain
-from components.monitors import WorkloadScrape, custom_resource, scrape_workload
-from components.patches import DEPLOYMENT, INSTALLATION, PatchGiveBack, patch_options
-from configuration import WorkloadSettings
+from components.monitors import custom_resource, scrape_component
+from components.patches import PatchGiveBack, patch_options
 
 
 @dataclass(frozen=True)
 class TyphaMetricsArgs:
-    typha: WorkloadSettings
-    scrape: WorkloadScrape
+    plan: ComponentPlan  # the plan's Typha: the Installation or Deployment patch, and the monitor
     give_back: PatchGiveBack | None = None
 
 
@@ -32,33 +31,33 @@ class TyphaMetrics(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TyphaMetricsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("calico-monitoring:index:TyphaMetrics", name, None, opts)
-        typha = args.typha
-        if args.scrape.install == "operator":
-            manifest = installation_typha_patch(typha.metrics_port)
+        planned = args.plan.patch
+        assert planned is not None  # Typha's metrics are always turned on by a patch
+        patch_name = f"{name}-{planned.resource}"
+        if planned.target == INSTALLATION:
             self.enable = custom_resource(
-                f"{name}-installation-patch",
-                manifest,
+                patch_name,
+                planned.manifest,
                 self,
                 patch=True,
-                options=patch_options(
-                    f"{name}-installation-patch", INSTALLATION, manifest["metadata"], self, args.give_back
-                ),
+                options=patch_options(patch_name, planned, self, args.give_back),
             )
         else:
-            manifest = typha_patch(typha, declare_port=args.scrape.declare_port)
+            manifest = planned.manifest
+            deployment = planned.object
             # calico-typha already has env and ports entries: the patch lists them before ours.
             live = k8s.apps.v1.Deployment.get(
                 f"{name}-live-deployment",
-                f"{typha.namespace}/{typha.deployment}",
+                f"{deployment.namespace}/{deployment.name}",
                 opts=pulumi.ResourceOptions(parent=self),
             )
             spec = live.spec.apply(lambda current: align_with_live(manifest, plain(current)))
             self.enable = k8s.apps.v1.DeploymentPatch(
-                f"{name}-deployment-patch",
+                patch_name,
                 metadata=manifest["metadata"],
                 spec=spec,
-                opts=patch_options(f"{name}-deployment-patch", DEPLOYMENT, manifest["metadata"], self, args.give_back),
+                opts=patch_options(patch_name, planned, self, args.give_back),
             )
-        self.monitor = scrape_workload(name, args.scrape, typha, node_label=True, parent=self, depends_on=[self.enable])
-        self.job = args.scrape.job
+        self.monitor = scrape_component(name, args.plan.scrape, parent=self, depends_on=[self.enable])
+        self.job = args.plan.job
         self.register_outputs({"job": self.job})

@@ -10,8 +10,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from builders.plan import StackPlan
 from builders.sdk_values import camel_keys, plain
-from configuration import Settings
+from configuration import VerifySettings
 from verification.prometheus_targets import expected_jobs, wait_for_targets
 
 
@@ -26,7 +27,8 @@ def replicas(spec: Any) -> int:
 
 @dataclass(frozen=True)
 class ScrapeVerificationArgs:
-    settings: Settings
+    verify: VerifySettings
+    plan: StackPlan
     monitors: Sequence[pulumi.CustomResource]
     # calico-node pods the Felix job must find; read from the DaemonSet when not given.
     felix_scheduled: pulumi.Input[int] | None = None
@@ -46,31 +48,32 @@ class ScrapeVerification(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("calico-monitoring:index:ScrapeVerification", name, None, opts)
-        settings = args.settings
-        verify = settings.verify
+        plan, verify = args.plan, args.verify
         felix_scheduled = args.felix_scheduled
         objects = list(args.monitors)
         after = pulumi.ResourceOptions(parent=self, depends_on=objects)
         expected: dict[str, pulumi.Input[int]] = {}
-        if "felix" in settings.jobs:  # not with felix.monitor.enabled false: no Felix targets of ours
-            if felix_scheduled is None:
-                node = settings.calico_node
-                daemon_set = k8s.apps.v1.DaemonSet.get(
-                    f"{name}-calico-node", f"{node.namespace}/{node.daemon_set}", opts=after
-                )
-                felix_scheduled = daemon_set.status.apply(desired_number_scheduled)
-            expected["felix"] = felix_scheduled
-        for component, workload in (("typha", settings.typha), ("kube-controllers", settings.kube_controllers)):
-            if component in settings.jobs:
+        for component in plan.components:
+            if component.scrape is None:  # felix.monitor.enabled false: no targets of ours
+                continue
+            workload = component.targets
+            if component.component == "felix":
+                if felix_scheduled is None:
+                    daemon_set = k8s.apps.v1.DaemonSet.get(
+                        f"{name}-calico-node", f"{workload.namespace}/{workload.name}", opts=after
+                    )
+                    felix_scheduled = daemon_set.status.apply(desired_number_scheduled)
+                expected["felix"] = felix_scheduled
+            else:
                 deployment = k8s.apps.v1.Deployment.get(
-                    f"{name}-{component}", f"{workload.namespace}/{workload.deployment}", opts=after
+                    f"{name}-{component.component}", f"{workload.namespace}/{workload.name}", opts=after
                 )
-                expected[component] = deployment.spec.apply(replicas)
+                expected[component.component] = deployment.spec.apply(replicas)
 
         async def check(counts: dict[str, int]) -> Any:
             if pulumi.runtime.is_dry_run():
                 return pulumi.UNKNOWN  # known after `up`; a preview sends no request
-            jobs = expected_jobs(settings, counts)
+            jobs = expected_jobs(plan, counts)
             # The poll blocks for up to timeoutSeconds: in a thread, the program's event loop goes on meanwhile.
             verification = await asyncio.to_thread(
                 wait_for_targets, verify.prometheus_url, jobs, verify.timeout_seconds

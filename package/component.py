@@ -15,6 +15,7 @@ from configuration import Settings, parse_settings
 from configuration.model import PROJECT
 from package.args import CalicoMonitoringArgs
 from package.generate import Node, arg_keys, node_of, py_key
+from package.sdk_internals import resolved_value
 
 NAME = PROJECT
 VERSION = "0.3.0"
@@ -90,13 +91,12 @@ def known_secret(value: pulumi.Output) -> Any:
 
     Settings decide which resources exist, so they are needed while the component is constructed; an Arg
     that is still unknown then (computed by another resource) cannot be used."""
-    future = value._future  # resolved for inputs deserialized from the Construct request
-    known = value._is_known
-    if not (future.done() and known.done() and known.result()):
+    known, resolved = resolved_value(value)
+    if not known:
         raise pulumi.RunError(
             f"{PROJECT}: a secret Arg must be known when the component is constructed (a literal or a config value)"
         )
-    return future.result()
+    return resolved
 
 
 def outputs_of(monitoring: ProgramCalicoMonitoring, settings: Settings) -> dict[str, Any]:

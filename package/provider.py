@@ -27,15 +27,14 @@ from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.provider import ConstructResult
 from pulumi.provider.server import ComponentInitError, ProviderServicer
 from pulumi.runtime import rpc
-from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-import calicoctl.command
-import components.prerequisites
 from calicoctl.provider import INPUT_KEYS, CalicoctlPatchProvider
-from components import patches
 from components.calico_monitoring import CalicoMonitoring as ProgramCalicoMonitoring
+from components.prerequisites import PREFLIGHT_CHART
+from components.resource_types import ResourceTypes
 from package.component import NAME, VERSION, CalicoMonitoring, outputs_of, settings_from_args
+from package.sdk_internals import GRPC_CHANNEL_OPTIONS, component_definition
 from patch_release.provider import INPUT_KEYS as RELEASE_INPUT_KEYS
 from patch_release.provider import PatchReleaseProvider
 
@@ -163,31 +162,35 @@ class CalicoMonitoringProvider(ComponentProvider):
         super().__init__([CalicoMonitoring], NAME, None, VERSION)
 
     def construct(self, name, resource_type, inputs, options=None) -> ConstructResult:
-        self.validate_resource_type(self._name, resource_type)
-        definition = self._component_defs[CalicoMonitoring.__name__]
+        self.validate_resource_type(NAME, resource_type)
+        definition = component_definition(self, CalicoMonitoring.__name__)
         args = self.map_inputs(inputs, definition)
         try:
             settings = settings_from_args(args)
-            monitoring = ProgramCalicoMonitoring(name, settings, options)
+            monitoring = ProgramCalicoMonitoring(name, settings, options, package_resource_types())
         except Exception as error:  # the host reports a component's errors this way
             raise ComponentInitError(error) from error
         state = self.get_state(SimpleNamespace(**outputs_of(monitoring, settings)), definition)
         return ConstructResult(monitoring.urn, state)
 
 
+def package_resource_types() -> ResourceTypes:
+    """This package's own resource types, and the preflight chart's path from the consumer's project directory,
+    where the engine starts this process and the kubernetes provider and where the package's code is not."""
+    return ResourceTypes(
+        calicoctl_patch=PackagedCalicoctlPatch,
+        patch_release=PackagedPatchRelease,
+        preflight_chart=os.path.relpath(PREFLIGHT_CHART, Path.cwd()),
+    )
+
+
 def serve(argv: list[str]) -> None:
     """pulumi.provider.main with this servicer: print the port, then serve until the engine stops us."""
-    calicoctl.command.patch_resource = PackagedCalicoctlPatch
-    patches.release_resource = PackagedPatchRelease
-    # The engine starts this process and the kubernetes provider in the consumer's project directory,
-    # where the package's code is not: the chart's path from there.
-    prerequisites = components.prerequisites
-    prerequisites.preflight_chart_reference = os.path.relpath(prerequisites.PREFLIGHT_CHART, Path.cwd())
     provider = CalicoMonitoringProvider()
     engine = next(arg for arg in argv if not arg.startswith("-"))
 
     async def run() -> None:
-        server = grpc.aio.server(options=_GRPC_CHANNEL_OPTIONS)
+        server = grpc.aio.server(options=GRPC_CHANNEL_OPTIONS)
         provider_pb2_grpc.add_ResourceProviderServicer_to_server(Servicer(provider, argv, engine), server)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()

@@ -17,20 +17,14 @@ from typing import Any
 
 import yaml
 
-from configuration import Settings
+from builders.plan import StackPlan
 
 POLL_SECONDS = 2.0
 REQUEST_TIMEOUT_SECONDS = 5.0
 TARGETS_PATH = "/api/v1/targets?state=active"
 CONFIG_PATH = "/api/v1/status/config"
 
-# What turns each component's metrics on, and what stands between Prometheus and its port.
-_METRICS_SWITCH = {
-    "felix": "FelixConfiguration prometheusMetricsEnabled",
-    "typha": "TYPHA_PROMETHEUSMETRICSENABLED on the calico-typha Deployment",
-    "kube-controllers": "KubeControllersConfiguration prometheusMetricsPort",
-}
-_OPERATOR_TYPHA_SWITCH = "Installation default typhaMetricsPort"
+# What stands between Prometheus and each component's port.
 _REACHABILITY = {
     "felix": "metricsHost, host firewall",
     "typha": "host firewall",
@@ -61,31 +55,21 @@ class ExpectedJob:
         return f"{self.monitor_kind}/{self.job}/"
 
 
-def expected_jobs(settings: Settings, expected: Mapping[str, int]) -> list[ExpectedJob]:
-    """The jobs of ``settings.jobs``, each with its expected number of targets (``expected`` is keyed the same)."""
-    kind = "podMonitor" if settings.declares_ports else "serviceMonitor"
-    workloads = {"felix": settings.calico_node.daemon_set}
-    if settings.typha is not None:
-        workloads["typha"] = settings.typha.deployment
-    if settings.kube_controllers is not None:
-        workloads["kube-controllers"] = settings.kube_controllers.deployment
-    jobs = []
-    for component, job in settings.jobs.items():
-        switch = _METRICS_SWITCH[component]
-        if component == "typha" and settings.install == "operator":
-            switch = _OPERATOR_TYPHA_SWITCH
-        jobs.append(
-            ExpectedJob(
-                job=job,
-                monitor_kind=kind,
-                expected=expected[component],
-                workload=workloads[component],
-                port_name_setting=_PORT_NAME_SETTING[component],
-                metrics_switch=switch,
-                reachability=_REACHABILITY[component],
-            )
+def expected_jobs(plan: StackPlan, expected: Mapping[str, int]) -> list[ExpectedJob]:
+    """The plan's scrape jobs, each with its expected number of targets (``expected`` is keyed by component)."""
+    return [
+        ExpectedJob(
+            job=component.job,
+            monitor_kind=component.scrape.monitor_kind,
+            expected=expected[component.component],
+            workload=component.targets.name,
+            port_name_setting=_PORT_NAME_SETTING[component.component],
+            metrics_switch=component.metrics_switch,
+            reachability=_REACHABILITY[component.component],
         )
-    return jobs
+        for component in plan.components
+        if component.scrape is not None
+    ]
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,7 @@ class Registration:
 @dataclass
 class Evaluation:
     registrations: list[Registration] = field(default_factory=list)
+    reads: list[tuple[str, str, str]] = field(default_factory=list)  # (type, name, id) of every `.get`
     stack_outputs: dict[str, Any] = field(default_factory=dict)
 
     def by_type(self, type_token: str) -> list[Registration]:
@@ -141,6 +142,11 @@ class RecordingMonitor(MockMonitor):
                     deleted_with=request.deletedWith,
                 )
             )
+        return response
+
+    def ReadResource(self, request):
+        response = super().ReadResource(request)
+        self.evaluation.reads.append((request.type, request.name, request.id))
         return response
 
 

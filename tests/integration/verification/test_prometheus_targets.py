@@ -11,6 +11,7 @@ import time
 import pytest
 import yaml
 
+from builders.plan import plan_stack
 from configuration import parse_settings
 from tests.support.binaries import require_binary
 from tests.support.prometheus_harness import FixtureMetrics, MetricsServer, Prometheus, Target, scrape_config
@@ -31,6 +32,11 @@ FELIX = "monitoring/felix"
 KUBE_CONTROLLERS = "monitoring/calico-kube-controllers"
 TYPHA = "monitoring/calico-typha"
 REFUSED = 'Get "http://10.0.0.12:9091/metrics": dial tcp 10.0.0.12:9091: connect: connection refused'
+
+
+def plan(**config):
+    """The plan of a stack with these settings (verify reads its expected jobs from the plan)."""
+    return plan_stack(settings(**config))
 
 
 def settings(**config):
@@ -80,7 +86,7 @@ def config_data(*job_names):
 
 
 def kdd_jobs(felix=3, kube_controllers=1):
-    return expected_jobs(settings(), {"felix": felix, "kube-controllers": kube_controllers})
+    return expected_jobs(plan(), {"felix": felix, "kube-controllers": kube_controllers})
 
 
 def lines(results):
@@ -96,12 +102,12 @@ def test_jobs_follow_the_monitors_the_stack_creates():
         (FELIX, "podMonitor", 3, "podMonitor/monitoring/felix/"),
         (KUBE_CONTROLLERS, "podMonitor", 1, "podMonitor/monitoring/calico-kube-controllers/"),
     ]
-    service = expected_jobs(settings(felix={"scrape": "service"}), {"felix": 3, "kube-controllers": 1})
+    service = expected_jobs(plan(felix={"scrape": "service"}), {"felix": 3, "kube-controllers": 1})
     assert [j.scrape_config_prefix for j in service] == [
         "serviceMonitor/monitoring/felix/",
         "serviceMonitor/monitoring/calico-kube-controllers/",
     ]
-    operator = expected_jobs(settings(install="operator"), {"felix": 5, "typha": 2, "kube-controllers": 1})
+    operator = expected_jobs(plan(install="operator"), {"felix": 5, "typha": 2, "kube-controllers": 1})
     assert [(j.job, j.monitor_kind, j.workload, j.metrics_switch) for j in operator] == [
         (FELIX, "serviceMonitor", "calico-node", "FelixConfiguration prometheusMetricsEnabled"),
         (TYPHA, "serviceMonitor", "calico-typha", "Installation default typhaMetricsPort"),
@@ -113,7 +119,7 @@ def test_jobs_follow_the_monitors_the_stack_creates():
         ),
     ]
     renamed = expected_jobs(
-        settings(podMonitor={"name": "calico-felix", "namespace": "prom"}), {"felix": 1, "kube-controllers": 1}
+        plan(podMonitor={"name": "calico-felix", "namespace": "prom"}), {"felix": 1, "kube-controllers": 1}
     )
     assert renamed[0].job == "prom/calico-felix" and renamed[0].scrape_config_prefix == "podMonitor/prom/calico-felix/"
 
@@ -161,7 +167,7 @@ def test_no_targets_with_a_scrape_config_means_the_monitor_selects_no_pods():
 
 
 def test_a_service_monitor_without_targets_has_a_service_without_endpoints():
-    jobs = expected_jobs(settings(felix={"scrape": "service"}), {"felix": 3, "kube-controllers": 1})
+    jobs = expected_jobs(plan(felix={"scrape": "service"}), {"felix": 3, "kube-controllers": 1})
     results = classify(jobs, targets_data(), config_data("serviceMonitor/monitoring/felix/0"))
     assert lines(results)[FELIX] == (
         "monitoring/felix: 0/3 up: the monitor selects no endpoints: its Service has no ready pods, or the "
@@ -192,8 +198,8 @@ def test_targets_down_name_the_first_error_and_what_to_check():
 
 def test_typha_down_names_its_own_switch_per_install():
     down = targets_data(active_target(TYPHA, "down", "EOF"))
-    manifest = expected_jobs(settings(typha={"enabled": True}), {"felix": 0, "typha": 1, "kube-controllers": 0})
-    operator = expected_jobs(settings(install="operator"), {"felix": 0, "typha": 1, "kube-controllers": 0})
+    manifest = expected_jobs(plan(typha={"enabled": True}), {"felix": 0, "typha": 1, "kube-controllers": 0})
+    operator = expected_jobs(plan(install="operator"), {"felix": 0, "typha": 1, "kube-controllers": 0})
     assert "(TYPHA_PROMETHEUSMETRICSENABLED on the calico-typha Deployment)" in lines(classify(manifest, down))[TYPHA]
     assert "(Installation default typhaMetricsPort)" in lines(classify(operator, down))[TYPHA]
 
@@ -429,7 +435,7 @@ def prometheus(tmp_path_factory):
 
 
 def real_jobs():
-    jobs = expected_jobs(settings(typha={"enabled": True}), {"felix": 2, "typha": 2, "kube-controllers": 1})
+    jobs = expected_jobs(plan(typha={"enabled": True}), {"felix": 2, "typha": 2, "kube-controllers": 1})
     # A monitor Prometheus has no scrape config for.
     return [*jobs, dataclasses.replace(jobs[0], job="monitoring/felix-canary", expected=1)]
 

@@ -13,8 +13,10 @@ from pulumi.runtime import rpc
 
 import calicoctl.command
 import components.patches
+import components.prerequisites
 import package.args as args_module
 from calicoctl.provider import CalicoctlPatch
+from components.resource_types import ResourceTypes
 from configuration import ConfigError, Settings, parse_settings
 from configuration.model import Section
 from package import generate
@@ -181,9 +183,12 @@ def test_patch_properties_are_unwrapped_for_calicoctl_and_wrapped_again_for_the_
 
 
 def test_the_stack_program_keeps_the_dynamic_patch_resource():
-    # Importing the package's provider changes nothing; only its plugin's serve() swaps the patch type.
-    assert calicoctl.command.patch_resource is CalicoctlPatch
-    assert issubclass(calicoctl.command.patch_resource, pulumi.dynamic.Resource)
+    # The components' default resource types are the stack program's dynamic resources.
+    types = ResourceTypes()
+    assert types.calicoctl_patch is CalicoctlPatch
+    assert issubclass(types.calicoctl_patch, pulumi.dynamic.Resource)
+    assert types.patch_release is PatchRelease
+    assert types.preflight_chart == "components/preflight-chart"
 
 
 def test_the_plugin_folder_has_the_launcher_and_the_manifest():
@@ -193,12 +198,16 @@ def test_the_plugin_folder_has_the_launcher_and_the_manifest():
     assert get_origin(CalicoMonitoringArgs.__annotations__["felix"]) is NotRequired
 
 
-def test_the_plugin_creates_the_patches_as_its_own_resource_type(monkeypatch):
+def test_the_plugin_creates_the_patches_as_its_own_resource_type(monkeypatch, tmp_path):
     import package.provider
 
-    monkeypatch.setattr(calicoctl.command, "patch_resource", CalicoctlPatch)
+    before = {module: dict(vars(module)) for module in (calicoctl.command, components.patches, components.prerequisites)}
     monkeypatch.setattr(package.provider.asyncio, "run", lambda coroutine: coroutine.close())
-    monkeypatch.setattr(components.patches, "release_resource", PatchRelease)
     package.provider.serve(["127.0.0.1:1"])
-    assert calicoctl.command.patch_resource is package.provider.PackagedCalicoctlPatch
-    assert components.patches.release_resource is package.provider.PackagedPatchRelease
+    # serve() rebinds nothing in the program's modules: the types reach the components as an argument.
+    assert {module: dict(vars(module)) for module in before} == before
+    monkeypatch.chdir(tmp_path)
+    types = package.provider.package_resource_types()
+    assert types.calicoctl_patch is package.provider.PackagedCalicoctlPatch
+    assert types.patch_release is package.provider.PackagedPatchRelease
+    assert types.preflight_chart == os.path.relpath(ROOT / "components/preflight-chart", tmp_path)
