@@ -216,7 +216,7 @@ def felix_pod_monitor(settings: PodMonitorSettings, calico_node: CalicoNodeSetti
     return pod_monitor(
         settings.name,
         settings,
-        selector=app_selector("calico-node"),
+        selector=app_selector(calico_node.daemon_set),
         namespace=calico_node.namespace,
         port_name=calico_node.port_name,
         node_label=True,
@@ -233,7 +233,7 @@ def felix_service_scrape(
         settings.name,
         settings,
         namespace=calico_node.namespace,
-        pod_selector=app_selector("calico-node"),
+        pod_selector=app_selector(calico_node.daemon_set),
         port=metrics_port,
         port_name=calico_node.port_name,
         node_label=True,

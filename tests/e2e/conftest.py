@@ -10,6 +10,7 @@ non-default values), and a copy of the program with its own stack and state.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import os
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,8 +187,15 @@ def wait_established(cluster: Cluster, crd: str) -> None:
     raise AssertionError(f"CRD {crd} not established after 60 s")
 
 
-def apply_documents(cluster: Cluster, path: Path, *, server_side: bool = False, skip_kinds: tuple[str, ...] = ()):
-    documents = [d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") not in skip_kinds]
+def apply_documents(
+    cluster: Cluster,
+    path: Path,
+    *,
+    server_side: bool = False,
+    skip_kinds: tuple[str, ...] = (),
+    edit: Callable[[dict[str, Any]], dict[str, Any]] = lambda document: document,
+):
+    documents = [edit(d) for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") not in skip_kinds]
     text = yaml.safe_dump_all(documents)
     if server_side:
         cluster.kubectl("apply", "--server-side", "-f", "-", input=text)
@@ -194,14 +203,36 @@ def apply_documents(cluster: Cluster, path: Path, *, server_side: bool = False, 
         cluster.kubectl("apply", "-f", "-", input=text)
 
 
-def install_calico(cluster: Cluster, *, typha: bool) -> None:
-    """Calico's own manifest, applied with kubectl (client-side apply, as most installs are)."""
+def as_canal(document: dict[str, Any]) -> dict[str, Any]:
+    """Calico's calico-node DaemonSet as Canal installs it: named `canal`, with flannel's container beside
+    Felix's `calico-node` container."""
+    if document.get("kind") != "DaemonSet" or document["metadata"]["name"] != "calico-node":
+        return document
+    document = copy.deepcopy(document)
+    document["metadata"]["name"] = "canal"
+    document["metadata"].setdefault("labels", {})["k8s-app"] = "canal"
+    document["spec"]["selector"]["matchLabels"]["k8s-app"] = "canal"
+    document["spec"]["template"]["metadata"]["labels"]["k8s-app"] = "canal"
+    pod = document["spec"]["template"]["spec"]
+    felix = next(c for c in pod["containers"] if c["name"] == "calico-node")
+    pod["containers"].append({"name": "kube-flannel", "image": felix["image"], "command": ["/opt/bin/flanneld"]})
+    return document
+
+
+def install_calico(cluster: Cluster, *, typha: bool, canal: bool = False) -> None:
+    """Calico's own manifest, applied with kubectl (client-side apply, as most installs are); with ``canal``,
+    its DaemonSet as Canal names it."""
     manifests = calico_manifests()
     crds = [d for d in yaml.safe_load_all((manifests / "crds.yaml").read_text()) if d]
     # CRDs are too large for client-side apply's last-applied annotation; Calico's docs create them.
     cluster.kubectl("create", "-f", "-", input=yaml.safe_dump_all(crds))
     manifest = manifests / ("calico-typha.yaml" if typha else "calico.yaml")
-    apply_documents(cluster, manifest, skip_kinds=("CustomResourceDefinition",))
+    apply_documents(
+        cluster,
+        manifest,
+        skip_kinds=("CustomResourceDefinition",),
+        edit=as_canal if canal else lambda document: document,
+    )
     for crd in crds:
         wait_established(cluster, crd["metadata"]["name"])
 
@@ -250,6 +281,7 @@ def start_cluster(
     decoy: ApiServer | None = None,
     typha: bool = False,
     calico: bool = True,
+    canal: bool = False,
     monitoring_crds: bool = True,
     nodes: int = 0,
     detached: bool = False,
@@ -280,7 +312,7 @@ def start_cluster(
     if nodes:
         add_simulated_nodes(cluster, nodes)
     if calico:
-        install_calico(cluster, typha=typha)
+        install_calico(cluster, typha=typha, canal=canal)
         seed_calico_configuration(cluster)
     if monitoring_crds:
         install_prometheus_operator_crds(cluster)

@@ -119,3 +119,30 @@ def test_up_returns_at_once_and_a_later_up_reports_the_finished_rollout(make_clu
     assert rollout["generation"] == generation and rollout["observedGeneration"] == generation
     assert rollout["complete"] is (rollout["updatedNumberScheduled"] == rollout["desiredNumberScheduled"])
     stack.destroy()
+
+
+def test_canal_names_are_followed_to_the_right_container(make_cluster, make_stack):
+    # Canal runs Felix as the `calico-node` container of a DaemonSet named `canal`, beside flannel's.
+    cluster = make_cluster(canal=True)
+    assert cluster.get("daemonset", "calico-node", "kube-system") is None
+    canal_before = without_bookkeeping(cluster.get("daemonset", "canal", "kube-system"))
+    config = {
+        **example_config("example-kdd"),
+        "calico-monitoring:calicoNode": {"daemonSet": "canal", "container": "calico-node"},
+    }
+    stack = make_stack(cluster, config)
+    stack.up()
+
+    canal = without_bookkeeping(cluster.get("daemonset", "canal", "kube-system"))
+    ports = container(canal, "calico-node").pop("ports")
+    assert [(p["name"], p["containerPort"]) for p in ports] == [("http-metrics", 9091)]
+    assert "ports" not in container(canal, "kube-flannel")
+    assert canal["metadata"]["annotations"].pop("pulumi.com/skipAwait") == "true"
+    assert canal == canal_before, "the DaemonSet changed beyond Felix's port"
+    assert cluster.get("daemonset", "calico-node", "kube-system") is None
+    monitor = cluster.get("podmonitor", "felix", "monitoring")
+    assert monitor["spec"]["selector"] == {"matchLabels": {"k8s-app": "canal"}}
+    stack.preview("--expect-no-changes")
+
+    stack.destroy()
+    assert without_bookkeeping(cluster.get("daemonset", "canal", "kube-system")) == canal_before

@@ -1,7 +1,7 @@
-"""A stack made by release 0.2, run with this release: nothing is replaced or deleted.
+"""A stack made by release 0.2 or 0.3, run with this release: nothing is replaced or deleted.
 
-Release 0.2 (tag v0.2.0) is read from this clone's git history, run with the real CLI against
-a local control plane, and then this tree's program takes its place on the same stack and state.
+Each release is read from this clone's git history by commit, run with the real CLI against a local
+control plane, and then this tree's program takes its place on the same stack and state.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import tarfile
+import tomllib
 
 import pytest
 import yaml
@@ -22,6 +23,9 @@ pytestmark = pytest.mark.e2e
 
 RELEASE_0_2 = "1b87f5979bc4363df61d7e2bace4d3c5d466cd10"  # tag v0.2.0
 RELEASE_0_2_FILES = ("Pulumi.yaml", "__main__.py", "components", "dashboards", "requirements.txt")
+# Release 0.3: the last commit before the one-plan restructuring (issue 20); its program is what its
+# pyproject.toml lists, as this tree's is.
+RELEASE_0_3 = "b9098b862543ab2baa0e31ae7238f9a5b54eaf5f"
 
 SCENARIOS = {
     # stack file of the release, settings beside it, Typha installed, operator install
@@ -36,17 +40,17 @@ SCENARIOS = {
 }
 
 
-def release_tree(folder):
-    """Release 0.2's files, from git (a shallow clone lacks them: the scenario then fails saying so)."""
+def release_tree(folder, commit=RELEASE_0_2, release="0.2"):
+    """A release's files, from git (a shallow clone lacks them: the scenario then fails saying so)."""
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", RELEASE_0_2], capture_output=True, check=False
+        ["git", "-C", str(ROOT), "archive", "--format=tar", commit], capture_output=True, check=False
     )
     if archive.returncode != 0:
         raise AssertionError(
-            f"release 0.2 (commit {RELEASE_0_2}) is not in this clone's history "
+            f"release {release} (commit {commit}) is not in this clone's history "
             f"({archive.stderr.decode().strip()}); run `git fetch --unshallow --tags` first"
         )
-    target = folder / "release-0.2"
+    target = folder / f"release-{release}"
     target.mkdir()
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(target, filter="data")
@@ -113,5 +117,49 @@ def test_a_stack_made_by_release_0_2_upgrades_without_replacing_anything(
     assert any(urn not in made_by_release for urn in upgraded), "no resource moved: the scenario tests nothing"
 
     # Destroy with this release restores what release 0.2 changed.
+    stack.destroy()
+    assert cluster.calico_resource("felixConfiguration")["spec"] == felix_before
+
+
+def program_files_of(release):
+    """The program files of a release tree: its Pulumi project, entry point, requirements and packages."""
+    packages = tomllib.loads((release / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    return ("Pulumi.yaml", "__main__.py", "requirements.txt", *packages)
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_a_stack_made_by_release_0_3_sees_no_change(make_cluster, binaries, pulumi_home, tmp_path, request, scenario):
+    stack_file, extra, typha, operator = SCENARIOS[scenario]
+    cluster = make_cluster(typha=typha)
+    if operator:
+        install_operator_installation(cluster)
+    felix_before = cluster.calico_resource("felixConfiguration")["spec"]
+    release = release_tree(tmp_path, RELEASE_0_3, "0.3")
+    files = program_files_of(release)
+    config = {
+        **yaml.safe_load((release / f"Pulumi.{stack_file}.yaml").read_text())["config"],
+        "kubernetes:context": "e2e",
+        **extra,
+    }
+    stack = prepare_stack(
+        binaries, pulumi_home, tmp_path, cluster, config, scenario=request.node.name, source=release, files=files
+    )
+    request.node.stash_stack = stack
+    stack.up()
+    made_by_release = resources(stack.export())
+
+    for item in files:
+        path = stack.project / item
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    copy_program(ROOT, PROGRAM_FILES, stack.project)
+
+    # The restructuring changes no resource: not one step but reads, in preview and in up.
+    preview = json.loads(stack.preview("--json").stdout)
+    changed = [(step["op"], step["urn"]) for step in preview["steps"] if step["op"] not in ("same", "read")]
+    assert changed == []
+    stack.preview("--expect-no-changes")
+    stack.up()
+    assert resources(stack.export()) == made_by_release
+
     stack.destroy()
     assert cluster.calico_resource("felixConfiguration")["spec"] == felix_before
