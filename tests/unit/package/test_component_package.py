@@ -201,7 +201,9 @@ def test_the_plugin_folder_has_the_launcher_and_the_manifest():
 def test_the_plugin_creates_the_patches_as_its_own_resource_type(monkeypatch, tmp_path):
     import package.provider
 
-    before = {module: dict(vars(module)) for module in (calicoctl.command, components.patches, components.prerequisites)}
+    before = {
+        module: dict(vars(module)) for module in (calicoctl.command, components.patches, components.prerequisites)
+    }
     monkeypatch.setattr(package.provider.asyncio, "run", lambda coroutine: coroutine.close())
     package.provider.serve(["127.0.0.1:1"])
     # serve() rebinds nothing in the program's modules: the types reach the components as an argument.
