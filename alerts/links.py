@@ -7,7 +7,6 @@ from alerts.templates import AlertDefinition
 # The runbooks ship with the rules; where a team publishes its copy is only known from
 # alerts.runbookUrlPattern. Without it each alert names the section in the shipped file.
 RUNBOOKS_PATH = "docs/runbooks.md"
-RUNBOOK_PLACEHOLDERS = ("{alert}", "{anchor}")
 
 # Dashboard uid of each component's shipped dashboard (dashboards/*.json), for dashboard_url.
 DASHBOARD_UIDS: dict[str, str] = {

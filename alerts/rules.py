@@ -12,9 +12,10 @@ import re
 from collections.abc import Iterable, Mapping
 
 from alerts.catalog import ALERTS, COMPONENTS, DEFAULT_JOBS, RECORDING_RULES
-from alerts.links import RUNBOOK_PLACEHOLDERS, alert_links
+from alerts.links import alert_links
 from alerts.templates import AlertDefinition, number_text
-from alerts.validation import _is_http_url, is_label_name, is_runbook_url_pattern, validate_overrides
+from alerts.validation import validate_overrides
+from builders.values import RUNBOOK_PLACEHOLDERS, is_label_name, is_link_url, is_runbook_url_pattern
 
 # The annotations the program writes on an alert (rule annotations of a stack may not replace them).
 ALERT_ANNOTATIONS = ("summary", "description", "runbook", "runbook_url", "dashboard_url")
@@ -132,7 +133,7 @@ def build_rule_groups(
             f"runbook_url_pattern: expected an http(s) URL with {' or '.join(RUNBOOK_PLACEHOLDERS)}, "
             f"got {runbook_url_pattern!r}"
         )
-    if grafana_url is not None and not _is_http_url(grafana_url):
+    if grafana_url is not None and not is_link_url(grafana_url):
         raise ValueError(f"grafana_url: expected an http(s) URL, got {grafana_url!r}")
     if dashboard_cluster_label is not None and not is_label_name(dashboard_cluster_label):
         raise ValueError(f"dashboard_cluster_label: expected a Prometheus label name, got {dashboard_cluster_label!r}")

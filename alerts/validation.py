@@ -1,41 +1,29 @@
-"""Checks of the alert settings a stack gives: overrides, label names and URLs.
+"""The check of the per-alert overrides ``build_rule_groups`` and ``alert_thresholds`` take.
 
-``build_rule_groups`` runs them on its arguments; the configuration model uses
-``is_label_name`` and ``is_runbook_url_pattern`` for the same settings.
+The program hands them overrides the configuration model has already checked, with the same rules
+(``builders.values``) and ``threshold_expected``; this check is for callers that pass their own
+values (tests, the promtool fixtures), so a bad one is named here instead of ending up in a rule.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from alerts.catalog import ALERT_NAMES, ALERTS
-from alerts.links import RUNBOOK_PLACEHOLDERS
 from alerts.templates import SEVERITIES, AlertDefinition, number_text
+from builders.values import is_duration_or_zero, is_threshold
 
 SETTING_PREFIX = "calico-monitoring:alerts.overrides"
 
 _ALERTS_BY_NAME: dict[str, AlertDefinition] = {a.name: a for a in ALERTS}
 
-# A Prometheus duration such as 30s, 5m, 1h30m or 1d; "0" means no wait.
-_DURATION_RE = re.compile(
-    r"^(?:0|(?:[0-9]+y)?(?:[0-9]+w)?(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?"
-    r"(?:[0-9]+s)?(?:[0-9]+ms)?)$"
-)
 
-
-_LABEL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def is_label_name(value: object) -> bool:
-    """A Prometheus label name that is not reserved (``__`` prefix)."""
-    return isinstance(value, str) and bool(_LABEL_NAME_RE.match(value)) and not value.startswith("__")
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def threshold_expected(alert: AlertDefinition) -> str:
+    """What ``alert``'s threshold accepts, and what it means (its threshold may be overridden)."""
+    bound = "a number greater than 0"
+    if alert.threshold_max is not None:
+        bound += f" and at most {number_text(alert.threshold_max)}"
+    return f"{bound} ({alert.threshold_meaning})"
 
 
 def validate_overrides(overrides: Mapping[str, Mapping[str, object]] | None) -> None:
@@ -69,7 +57,7 @@ def _validate_field(alert: AlertDefinition, setting: str, field: object, value: 
         if not isinstance(value, bool):
             raise ValueError(f"{setting}: invalid value {value!r}; expected true or false")
     elif field == "for":
-        if not isinstance(value, str) or not value or not _DURATION_RE.match(value):
+        if not is_duration_or_zero(value):
             raise ValueError(
                 f"{setting}: invalid value {value!r}; expected a Prometheus "
                 "duration such as 30s, 5m, 1h30m or 1d (units ms, s, m, h, d, w, y)"
@@ -77,29 +65,5 @@ def _validate_field(alert: AlertDefinition, setting: str, field: object, value: 
     elif field == "severity":
         if value not in SEVERITIES:
             raise ValueError(f"{setting}: invalid value {value!r}; expected one of " + ", ".join(SEVERITIES))
-    elif field == "threshold":
-        ok = _is_number(value) and math.isfinite(value) and value > 0
-        if ok and alert.threshold_max is not None:
-            ok = value <= alert.threshold_max
-        if not ok:
-            bound = "a number greater than 0"
-            if alert.threshold_max is not None:
-                bound += f" and at most {number_text(alert.threshold_max)}"
-            raise ValueError(f"{setting}: invalid value {value!r}; expected {bound} ({alert.threshold_meaning})")
-
-
-def _is_http_url(value: object) -> bool:
-    if not isinstance(value, str) or any(ch.isspace() for ch in value):
-        return False
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.username
-
-
-def is_runbook_url_pattern(value: object) -> bool:
-    """An http(s) URL with ``{alert}`` (the alert name) or ``{anchor}`` (its lower-case runbook anchor)."""
-    if not _is_http_url(value) or not any(p in value for p in RUNBOOK_PLACEHOLDERS):  # type: ignore[operator]
-        return False
-    rest = str(value)
-    for placeholder in RUNBOOK_PLACEHOLDERS:
-        rest = rest.replace(placeholder, "")
-    return "{" not in rest and "}" not in rest
+    elif field == "threshold" and not is_threshold(value, alert.threshold_max):
+        raise ValueError(f"{setting}: invalid value {value!r}; expected {threshold_expected(alert)}")

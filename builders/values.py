@@ -1,12 +1,14 @@
-"""Rules for single values the stack configures: Kubernetes names and labels, Prometheus durations, hosts and URLs.
+"""Rules for single values the stack configures: Kubernetes names and labels, Prometheus durations, label names,
+alert thresholds, hosts and URLs.
 
-Plain predicates on text, imported by the configuration model and the rule builders alike; nothing here
-imports the rest of the project, so any module can use them without an import cycle.
+Plain predicates, imported by the configuration model and the rule builders (``alerts``) alike, so both accept
+the same values; nothing here imports the rest of the project, so any module can use them without an import cycle.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from urllib.parse import SplitResult, urlsplit
 
@@ -15,11 +17,16 @@ _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _PROMETHEUS_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Prometheus (and prometheus-operator's CRD) duration syntax, units in descending order.
-_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+# Prometheus (and prometheus-operator's CRD) duration syntax, units in descending order; ASCII digits only
+# (Prometheus refuses others, which \d would match).
+_DURATION = re.compile(
+    r"^(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?$"
+)
 _DURATION_UNITS_MS = (365 * 86400_000, 7 * 86400_000, 86400_000, 3600_000, 60_000, 1000, 1)
 _HOST_LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_HOST_LABEL}(\.{_HOST_LABEL})*$")
+# What a runbook URL pattern may hold in braces: the alert name, or its anchor in docs/runbooks.md.
+RUNBOOK_PLACEHOLDERS = ("{alert}", "{anchor}")
 
 
 def duration_ms(text: str) -> int | None:
@@ -32,6 +39,18 @@ def duration_ms(text: str) -> int | None:
 
 def is_positive_duration(text: str) -> bool:
     return (duration_ms(text) or 0) > 0
+
+
+def is_duration_or_zero(value: object) -> bool:
+    """A Prometheus duration, or "0" (no wait), as an alert's ``for`` takes."""
+    return isinstance(value, str) and (value == "0" or duration_ms(value) is not None)
+
+
+def is_threshold(value: object, maximum: float | None = None) -> bool:
+    """An alert threshold: a finite number greater than 0, and at most ``maximum`` when the alert has one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        return False
+    return maximum is None or value <= maximum
 
 
 def is_port_name(name: str) -> bool:
@@ -68,6 +87,11 @@ def is_label_value(value: str) -> bool:
 def is_prometheus_label(name: str) -> bool:
     """A Prometheus label name, reserved (``__``-prefixed) ones included, as relabelings read them."""
     return _PROMETHEUS_LABEL.match(name) is not None
+
+
+def is_label_name(value: object) -> bool:
+    """A Prometheus label name a stack may give series (such as ``cluster``): not a reserved ``__`` one."""
+    return isinstance(value, str) and is_prometheus_label(value) and not value.startswith("__")
 
 
 def is_regex(text: str) -> bool:
@@ -124,6 +148,27 @@ def is_prometheus_url(text: str) -> bool:
 def is_grafana_url(text: str) -> bool:
     """A base URL of Grafana as people open it: http(s), no user, query or fragment."""
     return http_url_parts(text) is not None and "?" not in text and "#" not in text
+
+
+def is_link_url(value: object) -> bool:
+    """An http(s) URL with a host, no user and no whitespace, as the alerts write it into their links.
+
+    Unlike ``http_url_parts`` its port is not checked: the rule builders take such a URL as they always have.
+    """
+    if not isinstance(value, str) or any(c.isspace() for c in value):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.username
+
+
+def is_runbook_url_pattern(value: object) -> bool:
+    """A link URL with ``{alert}`` (the alert name) or ``{anchor}`` (its runbook anchor), nothing else in braces."""
+    if not is_link_url(value) or not any(p in value for p in RUNBOOK_PLACEHOLDERS):  # type: ignore[operator]
+        return False
+    rest = str(value)
+    for placeholder in RUNBOOK_PLACEHOLDERS:
+        rest = rest.replace(placeholder, "")
+    return "{" not in rest and "}" not in rest
 
 
 def is_page_url(text: str) -> bool:

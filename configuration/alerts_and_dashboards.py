@@ -3,7 +3,6 @@ checked against the shipped alerts) and the Grafana dashboards."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
@@ -11,14 +10,18 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BeforeValidator, ValidationInfo
 from pydantic_core import InitErrorDetails
 
-from alerts import ALERT_ANNOTATIONS, ALERTS, SEVERITIES, is_label_name, is_runbook_url_pattern
+from alerts import ALERT_ANNOTATIONS, ALERTS, SEVERITIES
+from alerts.validation import threshold_expected
 from builders.values import (
-    duration_ms,
     is_dns1123_label,
     is_dns1123_subdomain,
+    is_duration_or_zero,
     is_grafana_url,
+    is_label_name,
     is_non_empty_path,
     is_page_url,
+    is_runbook_url_pattern,
+    is_threshold,
 )
 from configuration.fields import (
     ANNOTATIONS_HINT,
@@ -39,7 +42,7 @@ _ALERT_DURATION_HINT = "a Prometheus duration such as 30s, 5m, 1h30m or 1d (unit
 
 
 def _threshold_number(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if not is_threshold(value):
         raise ValueError("not a positive number")
     return float(value) if isinstance(value, float) else value
 
@@ -48,7 +51,7 @@ class AlertOverride(Section):
     """What a stack may change about one shipped alert."""
 
     enabled: bool | None = setting(None, accepts="true or false", meaning="false drops the alert")
-    for_: Annotated[str | None, checked(lambda v: v == "0" or duration_ms(v) is not None)] = setting(
+    for_: Annotated[str | None, checked(is_duration_or_zero)] = setting(
         None, alias="for", accepts=_ALERT_DURATION_HINT, meaning="how long the condition holds before it fires"
     )
     severity: Literal["critical", "warning", "info"] | None = setting(
@@ -67,18 +70,7 @@ def _alert_fields(alert: Any) -> list[str]:
     return list(alert.fields)
 
 
-def _threshold_hint(alert: Any) -> str:
-    bound = "a number greater than 0"
-    if alert.threshold_max is not None:
-        bound += f" and at most {alert.threshold_max:g}"
-    return f"{bound} ({alert.threshold_meaning})" if alert.threshold_meaning else bound
-
-
 _OVERRIDE_ALIASES = {"enabled", "for", "severity", "threshold"}
-
-
-def _above(value: Any, bound: float | None) -> bool:
-    return bound is not None and isinstance(value, (int, float)) and not isinstance(value, bool) and value > bound
 
 
 def _overrides_plain(value: Any) -> Any:
@@ -209,6 +201,7 @@ class AlertSettings(Section):
             if not isinstance(override, Mapping):
                 problems.append(value_problem(loc, override, "a map with any of " + ", ".join(fields)))
                 continue
+            kept[name] = {}
             for field, value in override.items():
                 if field not in fields:
                     if field in _OVERRIDE_ALIASES:  # a threshold on an alert that has none
@@ -220,23 +213,12 @@ class AlertSettings(Section):
                         )
                     else:
                         problems.append(unknown_problem((*loc, field), field, fields))
-                elif field == "threshold" and _above(value, alert.threshold_max):
-                    problems.append(value_problem((*loc, field), value, _threshold_hint(alert)))
-            kept[name] = {f: v for f, v in override.items() if f in fields}
+                elif field == "threshold" and not is_threshold(value, alert.threshold_max):
+                    # Reported here, where the alert's maximum is known, rather than by the field itself.
+                    problems.append(value_problem((*loc, field), value, threshold_expected(alert)))
+                else:
+                    kept[name][field] = value
         return {**data, "overrides": kept}, problems
-
-    @classmethod
-    def explain(cls, error: Mapping[str, Any]) -> InitErrorDetails:
-        loc = tuple(error["loc"])
-        if (
-            error["type"] == "calico_value"
-            and len(loc) == 3
-            and loc[0] == "overrides"
-            and loc[2] == "threshold"
-            and loc[1] in _ALERTS_BY_NAME
-        ):
-            return value_problem(loc, error.get("input"), _threshold_hint(_ALERTS_BY_NAME[loc[1]]))
-        return super().explain(error)
 
 
 class DashboardSettings(Section):
