@@ -31,13 +31,10 @@ from builders.promql import (
     selectors,
     variable_query_expr,
 )
-from dashboards.loading import shipped_dashboards
+from dashboards.loading import SHIPPED_DASHBOARDS, shipped_dashboards
 
 # The reader lives in builders.promql; these are used through this module too.
 __all__ = ["PromQLNameError", "Selector", "metric_names", "selectors", "variable_query_expr"]
-
-#: The shipped dashboard of each component.
-DASHBOARD_OF: dict[str, str] = {component: f"{component}.json" for component in COMPONENTS}
 
 #: Series Prometheus adds to every target itself, after metric relabeling (and with
 #: ``--enable-feature=extra-scrape-metrics``, the last three).
@@ -113,7 +110,8 @@ def used_names(
     rule_groups: Iterable[Mapping[str, Any]],
 ) -> tuple[str, ...]:
     """Sorted names of the scraped series a component's dashboard and rule groups read."""
-    queries = dashboard_queries(dashboards[DASHBOARD_OF[component]]) if DASHBOARD_OF[component] in dashboards else []
+    name = SHIPPED_DASHBOARDS[component]
+    queries = dashboard_queries(dashboards[name]) if name in dashboards else []
     queries += rule_queries(rule_groups)
     return tuple(sorted(scraped_names(queries, foreign=metric_names(NODE_NOT_READY))))
 

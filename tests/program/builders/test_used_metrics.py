@@ -13,7 +13,6 @@ import pytest
 
 from alerts import COMPONENTS, RECORDING_RULES, build_rule_groups
 from builders.used_metrics import (
-    DASHBOARD_OF,
     GENERATED_SERIES,
     PromQLNameError,
     Selector,
@@ -224,7 +223,7 @@ USED_NAMES = {
 
 
 def test_each_component_is_read_from_its_shipped_dashboard():
-    assert DASHBOARD_OF == SHIPPED_DASHBOARDS
+    assert {component: f"{component}.json" for component in COMPONENTS} == SHIPPED_DASHBOARDS
 
 
 def test_the_lists_hold_what_the_shipped_queries_read():
@@ -248,7 +247,7 @@ def test_each_list_is_exactly_the_names_written_out(component):
 
 def independent_names(component: str) -> set[str]:
     """Job-scoped names of the component's queries, found by the dashboard tests' own selector scanner."""
-    name = DASHBOARD_OF[component]
+    name = SHIPPED_DASHBOARDS[component]
     dashboard = shipped_dashboards()[name]
     exprs = [query.expr for query in grafana.panel_queries(name, dashboard)]
     for variable in grafana.variables(dashboard).values():
