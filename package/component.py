@@ -12,7 +12,7 @@ import pulumi
 
 from components.calico_monitoring import CalicoMonitoring as ProgramCalicoMonitoring
 from configuration import Settings, parse_settings
-from configuration.model import PROJECT
+from configuration.problems import PROJECT
 from package.args import CalicoMonitoringArgs
 from package.generate import Node, arg_keys, node_of, py_key
 from package.sdk_internals import resolved_value

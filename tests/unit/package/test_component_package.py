@@ -18,7 +18,7 @@ import package.args as args_module
 from calicoctl.provider import CalicoctlPatch
 from components.resource_types import ResourceTypes
 from configuration import ConfigError, Settings, parse_settings
-from configuration.model import Section
+from configuration.section import Section
 from package import generate
 from package.args import CalicoMonitoringArgs, DatastoreType, FelixScrape
 from package.component import settings_from_args
