@@ -42,9 +42,12 @@ bench: $(VENV)/.installed
 e2e-bin:
 	tests/e2e/build-binaries.sh
 
-# The real Pulumi CLI, kube-apiserver and calicoctl against a local control plane on loopback.
+# The real Pulumi CLI, kube-apiserver and calicoctl against a local control plane on loopback. The scenarios
+# mostly wait (API servers, the CLI and its plugins starting, polls): E2E_WORKERS of them run at once, each
+# worker with addresses and ports of its own (E2E_WORKERS=0 runs them one by one).
+E2E_WORKERS ?= 2
 e2e: $(VENV)/.installed e2e-bin
-	$(VENV)/bin/pytest tests/e2e -m e2e $(E2E_ARGS)
+	$(VENV)/bin/pytest tests/e2e -m e2e -n $(E2E_WORKERS) $(E2E_ARGS)
 
 # A local control plane with simulated nodes, prometheus-operator and Prometheus, and the program applied to it.
 demo: $(VENV)/.installed e2e-bin

@@ -7,6 +7,7 @@ process logs to a file in the run's folder and is stopped by the fixtures.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -31,6 +32,13 @@ KWOK_STAGES = (
     "pod/fast/pod-complete.yaml",
     "pod/fast/pod-delete.yaml",
 )
+# Parallel workers: worker w's simulated nodes are in 127.(10+w).0.0/16, their pod CIDRs in 127.(20+w).0.0/16,
+# its ports in FIRST_PORT + PORTS_PER_WORKER * w onwards.
+MAX_WORKERS = 10
+MAX_NODES = 255
+FIRST_PORT = 20000
+PORTS_PER_WORKER = 1000
+_port_offsets = itertools.count()
 
 
 def versions() -> dict[str, str]:
@@ -133,10 +141,36 @@ def prometheus_operator_crds() -> list[Path]:
     return sorted((root / "example" / "prometheus-operator-crd").glob("monitoring.coreos.com_*.yaml"))
 
 
+def worker_index() -> int:
+    """Which pytest-xdist worker this process is (gw0 -> 0, gw1 -> 1); 0 outside xdist (a serial run, make demo).
+
+    Scenarios run on parallel workers: each worker gets its own addresses for simulated nodes and pods
+    and its own range of loopback ports, so two scenarios running at once never bind the same ones.
+    """
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(name.removeprefix("gw"))
+    if index >= MAX_WORKERS:
+        raise RuntimeError(f"e2e: at most {MAX_WORKERS} parallel workers have addresses of their own; {name} has none")
+    return index
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on, from this worker's range.
+
+    The ranges lie below Linux's ephemeral range (32768-60999), from which outgoing connections and
+    other programs' port-0 listeners take theirs; so the port stays free until the process it is for
+    binds it, unless that process is slow and the worker's range has gone round.
+    """
+    first = FIRST_PORT + PORTS_PER_WORKER * worker_index()
+    for _ in range(PORTS_PER_WORKER):
+        port = first + next(_port_offsets) % PORTS_PER_WORKER
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # in use, or in TIME_WAIT from an earlier scenario
+                continue
+            return port
+    raise RuntimeError(f"e2e: no free loopback port in {first}-{first + PORTS_PER_WORKER - 1}")
 
 
 def openssl(*args: str, cwd: Path) -> None:
@@ -404,12 +438,21 @@ class Kwok:
 
 
 def node_address(number: int) -> str:
-    """The InternalIP of simulated node ``number`` (1-based): 127.10.x.y, never 127.0.0.1."""
-    return f"127.10.{number // 250}.{number % 250 + 1}"
+    """The InternalIP of simulated node ``number`` (1-based): 127.10.x.y on the first worker (127.11.x.y on
+    the second, ...), never 127.0.0.1."""
+    check_node_number(number)
+    return f"127.{10 + worker_index()}.{number // 250}.{number % 250 + 1}"
 
 
 def node_pod_cidr(number: int) -> str:
-    return f"127.{20 + number // 256}.{number % 256}.0/24"
+    """The pod CIDR of simulated node ``number``: 127.20.<number>.0/24 on the first worker (127.21... on the second)."""
+    check_node_number(number)
+    return f"127.{20 + worker_index()}.{number}.0/24"
+
+
+def check_node_number(number: int) -> None:
+    if not 1 <= number <= MAX_NODES:
+        raise ValueError(f"simulated node {number}: a cluster has nodes 1 to {MAX_NODES} (one pod /24 each)")
 
 
 def simulated_node(number: int) -> dict:

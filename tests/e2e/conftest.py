@@ -6,6 +6,10 @@ installed from the cache. Per test: a fresh API server on its own etcd prefix, s
 the way a user's cluster is (Calico from its manifests, prometheus-operator CRDs, the
 `monitoring` namespace, FelixConfiguration and KubeControllersConfiguration with
 non-default values), and a copy of the program with its own stack and state.
+
+`make e2e` runs the scenarios on parallel pytest-xdist workers: each worker has a session of its
+own (its folders, etcd, decoy and Pulumi home) and addresses and ports of its own
+(cluster.worker_index); the controller prints the measurements of all of them at the end.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from tests.e2e.cluster import (
     simulated_node,
     write_kubeconfig,
 )
-from tests.e2e.measurements import FIGURES, TIMINGS
+from tests.e2e.measurements import TIMINGS, add_from_worker, for_controller, summary
 from tests.e2e.prometheus_pipeline import MonitoringPipeline, operator_argv, prometheus_resource
 from tests.e2e.simulation import daemonset_settled, deployment_settled, wait_for
 
@@ -388,7 +392,7 @@ def start_pipeline(
         started.append(Process(f"{name}-prometheus-pipeline", argv, folder, env=python_env, detached=True))
         return Pipeline(cluster, None, state, f"http://127.0.0.1:{port}")
     monitoring = MonitoringPipeline(
-        cluster.api_client(), workdir, binaries.prometheus, binaries.promtool, prometheus_port
+        cluster.api_client(), workdir, binaries.prometheus, binaries.promtool, prometheus_port or free_port()
     )
     started.append(monitoring)
     return Pipeline(cluster, monitoring, state, monitoring.prometheus.url)
@@ -587,18 +591,29 @@ def pytest_runtest_makereport(item, call):
         report.sections.append(("pulumi runs", "\n".join(stack.log)[-20000:]))
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Scenarios on parallel workers (``-n N``, the default ``--dist load``): see tests/e2e/scheduling.py."""
+    if config.getvalue("dist") != "load":
+        return None
+    from tests.e2e.scheduling import ScenarioScheduling
+
+    return ScenarioScheduling(config, log)
+
+
+def pytest_sessionfinish(session) -> None:
+    """A pytest-xdist worker hands its measurements to the controller (xdist sends them after this hook)."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput.update(for_controller())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    add_from_worker(getattr(node, "workeroutput", {}))
+
+
 def pytest_terminal_summary(terminalreporter):
-    for figure in FIGURES:
-        terminalreporter.write_line(f"e2e figure: {figure}")
-    if not TIMINGS:
-        return
-    by_command: dict[str, list[float]] = {}
-    for _, command, seconds in TIMINGS:
-        by_command.setdefault(command, []).append(seconds)
-    summary = ", ".join(
-        f"{command} {len(times)} runs, mean {sum(times) / len(times):.1f} s max {max(times):.1f} s"
-        for command, times in sorted(by_command.items())
-    )
     passed = len(terminalreporter.stats.get("passed", []))
     failed = len(terminalreporter.stats.get("failed", []))
-    terminalreporter.write_line(f"e2e: {passed} scenarios passed, {failed} failed; pulumi {summary}")
+    for line in summary(passed, failed):
+        terminalreporter.write_line(line)
