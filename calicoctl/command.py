@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 
 from builders.plan import CalicoctlPlan
-from calicoctl.provider import CalicoctlPatch
+from calicoctl.provider import DRIFT_CHECK_DEFAULT, CalicoctlPatch
 from calicoctl.scripts import calicoctl_patch_scripts, datastore_environment
 from configuration import CalicoctlSettings, EtcdDatastore, KubernetesDatastore, Secret
 
@@ -42,6 +42,21 @@ def standalone_script(script: str, environment: dict[str, str | Secret]) -> str:
     return "\n".join(lines) + "\n" + script
 
 
+def calicoctl_inputs(calicoctl: CalicoctlSettings) -> dict[str, Any]:
+    """How the provider runs calicoctl. The settings added after release 0.3 appear only when set, so the
+    inputs of an existing stack stay as they were and its preview shows no change."""
+    inputs: dict[str, Any] = {
+        "path": calicoctl.path,
+        "allowVersionMismatch": calicoctl.allow_version_mismatch,
+        "timeoutSeconds": calicoctl.timeout_seconds,
+    }
+    if calicoctl.version is not None:
+        inputs["version"] = calicoctl.version
+    if calicoctl.drift_check != DRIFT_CHECK_DEFAULT:
+        inputs["driftCheck"] = calicoctl.drift_check
+    return inputs
+
+
 def calicoctl_patch_command(
     name: str,
     planned: CalicoctlPlan,
@@ -56,11 +71,7 @@ def calicoctl_patch_command(
         "kind": kind,
         "resourceName": "default",
         "patch": patch,
-        "calicoctl": {
-            "path": target.calicoctl.path,
-            "allowVersionMismatch": target.calicoctl.allow_version_mismatch,
-            "timeoutSeconds": target.calicoctl.timeout_seconds,
-        },
+        "calicoctl": calicoctl_inputs(target.calicoctl),
         "connection": {},
         "renderTo": None,
         "stem": None,

@@ -11,7 +11,10 @@ runs `pulumi`, and calls calicoctl there:
 - delete puts the recorded values back (fields that were unset are removed again)
   and drops the annotation; a resource that no longer exists is left alone.
 - diff compares the inputs and also reads the live resource, so a hand edit that
-  turned the patched fields back (drift) shows as an update and is repaired.
+  turned the patched fields back (drift) shows as an update and is repaired. A preview
+  whose read fails (calicoctl missing or of another release, the datastore unreachable)
+  fails with the reason and what to do, unless calicoctl.driftCheck is "warn" or
+  PULUMI_K8S_DELETE_UNREACHABLE is set: then it warns and shows no change.
 - A connection change (credentials, kubeconfig, endpoints) is an update that
   patches through the new connection: nothing is restored in between.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -59,10 +63,66 @@ INPUT_KEYS = (
     "restoreScript",
 )
 DEFAULT_TIMEOUT_SECONDS = 120
+DRIFT_CHECK_DEFAULT = "require"
+# calicoctl settings that only decide what a preview does with a failed read: left out when inputs are
+# compared, since an update would skip the read they are about (and apply nothing different).
+PREVIEW_ONLY_SETTINGS = ("driftCheck",)
+DATASTORE_REMEDY = (
+    "check the connection calicoctl uses (calico-monitoring:datastore: the etcd endpoints and client credentials, "
+    "or the kubeconfig and context of the Kubernetes datastore) and that this machine reaches the datastore "
+    "(a private API server or etcd needs a self-hosted runner in CI)"
+)
 
 
 class CalicoctlError(Exception):
-    pass
+    """calicoctl could not do what was asked (calicoctl's own message, or ours when it did not run or answer)."""
+
+    def remedy(self) -> str:
+        """What to do about it, as a failed drift check says."""
+        if VERSION_MISMATCH in str(self):
+            return (
+                "calicoctl and the cluster's Calico are of different releases: install the calicoctl of the "
+                "cluster's release (set calico-monitoring:calicoctl.version to it; the pull-request workflow installs "
+                "that one), or set calico-monitoring:calicoctl.allowVersionMismatch to true"
+            )
+        return DATASTORE_REMEDY
+
+
+class CalicoctlMissing(CalicoctlError):
+    def remedy(self) -> str:
+        return (
+            "install calicoctl of the cluster's Calico release on the machine that runs pulumi (the pull-request "
+            "workflow installs calico-monitoring:calicoctl.version), or set calico-monitoring:calicoctl.path to it"
+        )
+
+
+class CalicoctlTimeout(CalicoctlError):
+    def remedy(self) -> str:
+        return (
+            "calicoctl keeps retrying a datastore it cannot reach: "
+            + DATASTORE_REMEDY
+            + "; or raise calico-monitoring:calicoctl.timeoutSeconds"
+        )
+
+
+class CalicoctlOtherRelease(CalicoctlError):
+    def remedy(self) -> str:
+        return (
+            "put calicoctl of the release calico-monitoring:calicoctl.version names on the machine that runs pulumi "
+            "(or calico-monitoring:calicoctl.path), or set calicoctl.version to the release the cluster runs"
+        )
+
+
+# How calicoctl's own version check (client against the cluster's ClusterInformation) reports a mismatch, and
+# the hint it adds to any failure of that check, a datastore it cannot read included.
+VERSION_MISMATCH = "version mismatch.\nClient Version:"
+MISMATCH_HINT = "\nUse --allow-version-mismatch to override"
+CLIENT_VERSION = re.compile(r"^Client Version:[ \t]*(\S+)[ \t]*$", re.MULTILINE)
+
+
+def release_of(version: str) -> str:
+    """The part of a version calicoctl compares with the cluster's: v3.31.0-0.dev-12 -> 3.31.0."""
+    return version.strip().removeprefix("v").split("-")[0]
 
 
 def dotted(path: tuple[str, ...]) -> str:
@@ -109,6 +169,9 @@ class Calicoctl:
         self.path = settings.get("path") or "calicoctl"
         self.allow_version_mismatch = bool(settings.get("allowVersionMismatch"))
         self.timeout = int(settings.get("timeoutSeconds") or DEFAULT_TIMEOUT_SECONDS)
+        self.version: str | None = settings.get("version")
+        self.drift_check = settings.get("driftCheck") or DRIFT_CHECK_DEFAULT
+        self._release_checked = False
         self.connection = {k: str(v) for k, v in (props.get("connection") or {}).items() if v is not None}
         self.kind = props["kind"]
         self.name = props["resourceName"]
@@ -128,10 +191,37 @@ class Calicoctl:
         finally:
             files.close()
 
-    def run(self, *args: str) -> str:
+    def executable(self) -> str:
+        """calicoctl's path; of the release calicoctl.version names, when it names one."""
         executable = shutil.which(self.path)
         if executable is None:
-            raise CalicoctlError(f"calicoctl not found: {self.path!r} (set calico-monitoring:calicoctl.path)")
+            raise CalicoctlMissing(f"calicoctl not found: {self.path!r} (set calico-monitoring:calicoctl.path)")
+        if self.version is not None and not self._release_checked:
+            found = self._client_version(executable)
+            if found is None or release_of(found) != release_of(self.version):
+                raise CalicoctlOtherRelease(
+                    f"calicoctl at {executable} is {found or 'of a release it does not print'}, but "
+                    f"calico-monitoring:calicoctl.version is {self.version}"
+                )
+            self._release_checked = True
+        return executable
+
+    def _client_version(self, executable: str) -> str | None:
+        """What `calicoctl version --client` prints as its Client Version (it reads no datastore for that)."""
+        try:
+            completed = subprocess.run(
+                [executable, "version", "--client"], capture_output=True, text=True, timeout=self.timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise CalicoctlTimeout(
+                f"calicoctl version --client did not answer within {self.timeout} s"
+                " (calico-monitoring:calicoctl.timeoutSeconds)"
+            ) from None
+        match = CLIENT_VERSION.search(completed.stdout)
+        return match.group(1) if completed.returncode == 0 and match else None
+
+    def run(self, *args: str) -> str:
+        executable = self.executable()
         extra = ["--allow-version-mismatch"] if self.allow_version_mismatch else []
         with self._config() as (config, fds):
             try:
@@ -144,7 +234,7 @@ class Calicoctl:
                     check=False,
                 )
             except subprocess.TimeoutExpired:
-                raise CalicoctlError(
+                raise CalicoctlTimeout(
                     f"calicoctl {args[0]} {self.kind} {self.name} did not answer within {self.timeout} s"
                     " (calico-monitoring:calicoctl.timeoutSeconds)"
                 ) from None
@@ -192,6 +282,28 @@ REFUSALS = (" is forbidden: User ", "connection is unauthorized: Unauthorized")
 
 def refused(error: CalicoctlError) -> bool:
     return any(refusal in str(error) for refusal in REFUSALS)
+
+
+def comparable(key: str, value: Any) -> str:
+    if key == "calicoctl" and isinstance(value, dict):
+        value = {name: item for name, item in value.items() if name not in PREVIEW_ONLY_SETTINGS}
+    return patch_json(value)
+
+
+def changed_inputs(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    """The inputs whose change is an update."""
+    return [key for key in INPUT_KEYS if comparable(key, olds.get(key)) != comparable(key, news.get(key))]
+
+
+def failed_drift_check(error: CalicoctlError) -> CalicoctlError:
+    """Why a preview stops rather than pass without its drift check, and the ways on."""
+    reason = str(error) if VERSION_MISMATCH in str(error) else str(error).replace(MISMATCH_HINT, "")
+    return CalicoctlError(
+        f"could not read the live resource to check for drift: {reason}\n"
+        f"{error.remedy()}\n"
+        "without its drift check a preview fails; to let it pass with a warning, set calico-monitoring:calicoctl."
+        "driftCheck to warn (or PULUMI_K8S_DELETE_UNREACHABLE=true for a cluster that is gone)"
+    )
 
 
 class CalicoctlPatchProvider(dynamic.ResourceProvider):
@@ -250,26 +362,28 @@ class CalicoctlPatchProvider(dynamic.ResourceProvider):
         replaces = [key for key in ("kind", "resourceName") if olds.get(key) != news.get(key)]
         if replaces:
             return dynamic.DiffResult(changes=True, replaces=replaces, delete_before_replace=True)
-        changed = [key for key in INPUT_KEYS if patch_json(olds.get(key)) != patch_json(news.get(key))]
-        if changed:
-            return dynamic.DiffResult(changes=True)
+        changed = bool(changed_inputs(olds, news))
         if news.get("renderTo"):
-            return dynamic.DiffResult(changes=False)
-        # Unchanged inputs: the live resource decides (a hand edit since the last run is drift).
+            return dynamic.DiffResult(changes=changed)
+        # With unchanged inputs the live resource decides (a hand edit since the last run is drift). It is read
+        # through the new inputs either way: a preview fails when the update it shows could not run calicoctl.
+        calicoctl = Calicoctl(news)
         try:
-            live = Calicoctl(news).get()
+            live = calicoctl.get()
         except CalicoctlError as error:
             if refused(error):
                 # A missing permission is no passing trouble: a preview would go green without its drift check.
                 # calicoctl's hint about its version check does not apply to a refusal.
-                reason = str(error).replace("\nUse --allow-version-mismatch to override", "")
+                reason = str(error).replace(MISMATCH_HINT, "")
                 raise CalicoctlError(
                     f"could not read the live resource to check for drift: {reason}\n"
                     "the identity that runs pulumi lacks a permission: see rbac/ (README: Least-privilege RBAC)"
                 ) from None
+            if calicoctl.drift_check != "warn" and not delete_unreachable():
+                raise failed_drift_check(error) from None
             pulumi.log.warn(f"could not read the live resource to check for drift: {error}")
-            return dynamic.DiffResult(changes=False)
-        return dynamic.DiffResult(changes=live is None or bool(drifted_fields(live, news["patch"])))
+            return dynamic.DiffResult(changes=changed)
+        return dynamic.DiffResult(changes=changed or live is None or bool(drifted_fields(live, news["patch"])))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         if props.get("renderTo"):

@@ -4,6 +4,7 @@ talks to, how calicoctl is run, and which kubeconfig and context calicoctl ends 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -15,6 +16,13 @@ from builders.values import is_etcd_endpoint, is_non_empty_path
 from configuration.fields import as_tuple
 from configuration.problems import PROBLEM_TYPES, PROJECT, note_error, note_problem, secret_roots, value_problem
 from configuration.section import Section, checked, setting
+
+# A Calico release tag, as its release URLs and `calicoctl version` spell it.
+CALICO_RELEASE = re.compile(r"v\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?")
+
+
+def is_calico_release(text: str) -> bool:
+    return CALICO_RELEASE.fullmatch(text) is not None
 
 
 class Secret:
@@ -238,4 +246,19 @@ class CalicoctlSettings(Section):
         120,
         accepts="a whole number from 5 to 3600",
         meaning="stop a calicoctl call after this long (5 to 3600); calicoctl keeps retrying an unreachable datastore",
+    )
+    version: Annotated[str | None, checked(is_calico_release)] = setting(
+        None,
+        accepts='a Calico release such as "v3.31.0"',
+        meaning="the calicoctl release this stack runs: the cluster's Calico release (calicoctl's own check refuses "
+        "another unless `allowVersionMismatch`). A calicoctl of another release stops the run; the pull-request "
+        "workflow installs this one",
+        shown_default="unset",
+    )
+    drift_check: Literal["require", "warn"] = setting(
+        "require",
+        accepts='"require" or "warn"',
+        meaning="what a preview does when calicoctl cannot read a patched resource to check it for drift (calicoctl "
+        "missing or of another release, datastore unreachable, timeout): `require` fails it, naming the cause and "
+        "what to do; `warn` warns and shows no change, as with `PULUMI_K8S_DELETE_UNREACHABLE` set",
     )

@@ -19,6 +19,11 @@ class DatastoreType(StrEnum):
     ETCDV3 = "etcdv3"
 
 
+class CalicoctlDriftCheck(StrEnum):
+    REQUIRE = "require"
+    WARN = "warn"
+
+
 class FelixScrape(StrEnum):
     POD = "pod"
     SERVICE = "service"
@@ -68,6 +73,10 @@ class CalicoctlSettings(TypedDict):
     """pass `--allow-version-mismatch` to every call. Default: false."""
     timeout_seconds: NotRequired[int]
     """stop a calicoctl call after this long (5 to 3600); calicoctl keeps retrying an unreachable datastore. Default: 120."""
+    version: NotRequired[str]
+    """the calicoctl release this stack runs: the cluster's Calico release (calicoctl's own check refuses another unless `allowVersionMismatch`). A calicoctl of another release stops the run; the pull-request workflow installs this one. Default: unset."""
+    drift_check: NotRequired[CalicoctlDriftCheck]
+    """what a preview does when calicoctl cannot read a patched resource to check it for drift (calicoctl missing or of another release, datastore unreachable, timeout): `require` fails it, naming the cause and what to do; `warn` warns and shows no change, as with `PULUMI_K8S_DELETE_UNREACHABLE` set. Default: "require"."""
 
 
 class RelabelConfig(TypedDict):

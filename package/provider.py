@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -29,7 +30,7 @@ from pulumi.provider.server import ComponentInitError, ProviderServicer
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from calicoctl.provider import INPUT_KEYS, CalicoctlPatchProvider
+from calicoctl.provider import CalicoctlPatchProvider, changed_inputs
 from components.calico_monitoring import CalicoMonitoring as ProgramCalicoMonitoring
 from components.prerequisites import PREFLIGHT_CHART
 from components.resource_types import ResourceTypes
@@ -94,17 +95,21 @@ def to_struct(properties: dict[str, Any], secret: set[str]) -> struct_pb2.Struct
     return result
 
 
+def changed_release_inputs(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    return [key for key in RELEASE_INPUT_KEYS if olds.get(key) != news.get(key)]
+
+
 class Servicer(ProviderServicer):
     """The component provider host's servicer, plus the CRUD of PATCH_TYPE and RELEASE_TYPE."""
 
     patches = CalicoctlPatchProvider()
     releases = PatchReleaseProvider()
 
-    def _provider(self, urn: str) -> tuple[Any, tuple[str, ...]]:
-        """Who serves the resource of ``urn``, and the input keys its diff names."""
+    def _provider(self, urn: str) -> tuple[Any, Callable[[dict[str, Any], dict[str, Any]], list[str]]]:
+        """Who serves the resource of ``urn``, and which of its inputs differ, as its diff names them."""
         if urn.split("::")[2].rsplit("$", 1)[-1] == RELEASE_TYPE:
-            return self.releases, RELEASE_INPUT_KEYS
-        return self.patches, INPUT_KEYS
+            return self.releases, changed_release_inputs
+        return self.patches, changed_inputs
 
     async def _call(self, context, function, *args):
         try:
@@ -116,11 +121,11 @@ class Servicer(ProviderServicer):
         return provider_pb2.CheckResponse(inputs=request.news)
 
     async def Diff(self, request, context):
-        provider, keys = self._provider(request.urn)
+        provider, changed_keys = self._provider(request.urn)
         olds, _ = plain_properties(request.olds)
         news, _ = plain_properties(request.news)
         result = await self._call(context, provider.diff, request.id, olds, news)
-        changed = [key for key in keys if olds.get(key) != news.get(key)]
+        changed = changed_keys(olds, news)
         return provider_pb2.DiffResponse(
             changes=provider_pb2.DiffResponse.DIFF_SOME if result.changes else provider_pb2.DiffResponse.DIFF_NONE,
             replaces=list(result.replaces or []),

@@ -6,6 +6,8 @@ Environment it reads (set by the tests, inherited through the scripts):
   FAKE_CALICOCTL_FAIL   "get", "patch" or "all": that call fails like calicoctl does
   FAKE_CALICOCTL_FAIL_MESSAGE  what the failing call prints instead of the default refusal
   FAKE_CALICOCTL_DROP   a spec field a patch silently ignores (an older Calico, say)
+  FAKE_CALICOCTL_HANG   "get", "patch" or "all": that call never answers (as calicoctl retrying an unreachable etcd)
+  FAKE_CALICOCTL_VERSION  what `calicoctl version --client` prints as its Client Version (v3.31.0 unless set)
 
 Each call appends one JSON line to calls.jsonl with its argv, the datastore
 environment variables, and the --config file with every file it points to
@@ -16,6 +18,7 @@ import json
 import os
 import stat
 import sys
+import time
 
 DIR = os.environ["FAKE_CALICOCTL_DIR"]
 RECORDED_ENV = (
@@ -81,6 +84,12 @@ def main(argv):
     fail = os.environ.get("FAKE_CALICOCTL_FAIL", "")
     words = [a for a in argv[1:] if not a.startswith("-")]
     verb = words[0] if words else ""
+    if verb == "version" and "--client" in argv:
+        print("Client Version:    " + os.environ.get("FAKE_CALICOCTL_VERSION", "v3.31.0"))
+        print("Git commit:        fake")
+        return 0
+    if os.environ.get("FAKE_CALICOCTL_HANG", "") in (verb, "all"):
+        time.sleep(600)
     if fail in (verb, "all"):
         # calicoctl reports most failures on stdout and exits 1.
         print(

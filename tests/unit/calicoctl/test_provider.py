@@ -188,7 +188,9 @@ def test_diff_fails_naming_a_refused_permission_but_only_warns_when_calicoctl_ca
     sandbox.seed("FelixConfiguration", "default", ORIGINAL)
     created = provider.create(felix_patch().props)
     monkeypatch.setenv("FAKE_CALICOCTL_FAIL", "get")
-    assert provider.diff(created.id, created.outs, felix_patch().props).changes is False
+    # Warning only when the stack says so (tests/unit/calicoctl/test_drift_check.py: it fails otherwise).
+    warn = felix_patch({**KDD, "calico-monitoring:calicoctl": {"driftCheck": "warn"}}).props
+    assert provider.diff(created.id, created.outs, warn).changes is False
     monkeypatch.setenv("FAKE_CALICOCTL_FAIL_MESSAGE", FORBIDDEN)
     with pytest.raises(CalicoctlError) as raised:
         provider.diff(created.id, created.outs, felix_patch().props)
