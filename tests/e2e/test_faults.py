@@ -1,4 +1,5 @@
-"""Faults on the real engine: the datastore down during `up`, and Ctrl-C in the middle of the calicoctl step."""
+"""Faults on the real engine: the datastore down during `up`, Ctrl-C in the middle of the calicoctl step, and a
+preview whose drift check cannot read (calicoctl missing, etcd unreachable): it fails unless told to warn."""
 
 from __future__ import annotations
 
@@ -95,3 +96,79 @@ def test_ctrl_c_during_the_calicoctl_step_keeps_the_original_values(make_cluster
     assert after["spec"] == before["spec"]
     assert (after["metadata"].get("annotations") or {}) == (before["metadata"].get("annotations") or {})
     assert leftover_files(stack) == []
+
+
+DRIFT = "could not read the live resource to check for drift: "
+WARN_HINT = "set calico-monitoring:calicoctl.driftCheck to warn"
+
+
+def test_a_preview_that_cannot_check_for_drift_fails_naming_the_cause_unless_told_to_warn(
+    make_cluster, make_stack, calico_etcd, pki, tmp_path
+):
+    cluster = make_cluster()
+    env = etcd_env(calico_etcd, pki)
+    document = {"apiVersion": "projectcalico.org/v3", "kind": "FelixConfiguration", "metadata": {"name": "default"}}
+    cluster.calicoctl(
+        "create", "-f", "-", input=json.dumps({**document, "spec": {"logSeverityScreen": "Info"}}), env=env
+    )
+    before = cluster.calico_resource("felixConfiguration", env=env)["spec"]
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    calicoctl = tools / "calicoctl"
+    calicoctl.symlink_to(cluster.binaries.calicoctl)
+    config = example_config("example-etcd")
+    config["calico-monitoring:datastore"] = {
+        "type": "etcdv3",
+        "endpoints": [calico_etcd.endpoint],
+        "keyFile": env["ETCD_KEY_FILE"],
+        "certFile": env["ETCD_CERT_FILE"],
+        "caCertFile": env["ETCD_CA_CERT_FILE"],
+    }
+    config["calico-monitoring:kubeControllers"] = {"enabled": False}
+    config["calico-monitoring:calicoctl"] = {"path": str(calicoctl), "timeoutSeconds": 10}
+    stack = make_stack(cluster, config)
+    stack.up()
+
+    def warn(on: bool) -> None:
+        if on:
+            stack.config_set("calico-monitoring:calicoctl.driftCheck", "warn", path=True)
+        else:
+            stack.run("config", "rm", "--path", "calico-monitoring:calicoctl.driftCheck", "--stack", stack.name)
+
+    def failed_preview() -> str:
+        failed = stack.preview(check=False)
+        output = failed.stdout + failed.stderr
+        assert failed.returncode != 0, output[-3000:]
+        assert DRIFT in output and WARN_HINT in output, output[-3000:]
+        return output
+
+    def warned_preview() -> None:
+        passed = stack.preview("--expect-no-changes")
+        assert DRIFT in passed.stdout + passed.stderr, (passed.stdout + passed.stderr)[-3000:]
+
+    # calicoctl gone from where the stack runs it (the path is unchanged, so only the live read decides).
+    calicoctl.unlink()
+    output = failed_preview()
+    assert f"calicoctl not found: '{calicoctl}'" in output, output[-3000:]
+    assert "install calicoctl of the cluster's Calico release" in output, output[-3000:]
+    warn(True)
+    warned_preview()
+    warn(False)
+    calicoctl.symlink_to(cluster.binaries.calicoctl)
+
+    # etcd down: calicoctl keeps retrying it until calicoctl.timeoutSeconds.
+    calico_etcd.stop()
+    output = failed_preview()
+    assert "calicoctl get felixConfiguration default did not answer within 10 s" in output, output[-3000:]
+    assert "calicoctl keeps retrying a datastore it cannot reach" in output, output[-3000:]
+    warn(True)
+    warned_preview()
+    warn(False)
+    stack.env["PULUMI_K8S_DELETE_UNREACHABLE"] = "true"
+    warned_preview()
+    del stack.env["PULUMI_K8S_DELETE_UNREACHABLE"]
+
+    calico_etcd.start()
+    stack.preview("--expect-no-changes")
+    stack.destroy()
+    assert cluster.calico_resource("felixConfiguration", env=env)["spec"] == before
