@@ -146,8 +146,14 @@ def is_prometheus_url(text: str) -> bool:
 
 
 def is_grafana_url(text: str) -> bool:
-    """A base URL of Grafana as people open it: http(s), no user, query or fragment."""
-    return http_url_parts(text) is not None and "?" not in text and "#" not in text
+    """A base URL of Grafana as people open it: http(s), no user, query, fragment or whitespace (the alerts
+    link it, and a link refuses whitespace)."""
+    return (
+        http_url_parts(text) is not None
+        and "?" not in text
+        and "#" not in text
+        and not any(c.isspace() for c in text)
+    )
 
 
 def is_link_url(value: object) -> bool:
@@ -175,3 +181,8 @@ def is_page_url(text: str) -> bool:
     """Any http(s) URL with a host part, fragment allowed."""
     parts = urlsplit(text)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def is_runbook_base_url(text: str) -> bool:
+    """A page the runbook anchors are appended to: ``<page>#<anchor>`` must be a runbook URL pattern."""
+    return is_page_url(text) and is_runbook_url_pattern(text.split("#")[0] + "#{anchor}")

@@ -19,7 +19,7 @@ from builders.values import (
     is_grafana_url,
     is_label_name,
     is_non_empty_path,
-    is_page_url,
+    is_runbook_base_url,
     is_runbook_url_pattern,
     is_threshold,
 )
@@ -106,7 +106,7 @@ class AlertSettings(Section):
         meaning="so the Prometheus `ruleSelector` picks it up",
         shown_default="`podMonitor.labels`",
     )
-    runbook_base_url: Annotated[str | None, checked(is_page_url)] = setting(
+    runbook_base_url: Annotated[str | None, checked(is_runbook_base_url)] = setting(
         None,
         accepts="an http(s) URL of the runbook page",
         meaning="your copy of `docs/runbooks.md`; each alert links `<url>#<its name in lower case>` (the same as "

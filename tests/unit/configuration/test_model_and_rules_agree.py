@@ -88,3 +88,18 @@ def test_a_runbook_url_pattern_is_taken_by_both_or_neither(pattern):
     except ValueError:
         rules = False
     assert (model_problems({"runbookUrlPattern": pattern}) is None) is rules
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("dashboards", {"grafanaUrl": "https://grafana.example.com/a b"}),
+        ("alerts", {"runbookBaseUrl": "https://user@wiki.example.com/calico"}),
+        ("alerts", {"runbookBaseUrl": "https://wiki.example.com/{x}"}),
+    ],
+)
+def test_a_link_the_rules_would_refuse_is_refused_as_a_setting(key, value):
+    # The rules link Grafana and the runbooks; a URL they cannot link is a configuration error, not a crash.
+    with pytest.raises(ConfigError) as error:
+        parse_settings({**KDD, f"calico-monitoring:{key}": value})
+    assert f"calico-monitoring:{key}.{next(iter(value))}" in str(error.value)
