@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STACK ?=
 
-.PHONY: up test lint venv render docs bench e2e e2e-bin demo demo-down
+.PHONY: up test lint venv render docs bench e2e e2e-bin demo demo-down fleet
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ lint: $(VENV)/.installed
 
 test: lint
 	$(VENV)/bin/pytest
+
+# One action over every cluster stack at once (README: Fleet): ACTION=preview|up|drift|verify; STACKS="a b" to
+# choose; PARALLEL stacks at a time (default: the CPU count); JSON=1 for one JSON document on stdout;
+# EXPECT_NO_CHANGES=1 to exit 2 on changes or drift.
+ACTION ?= preview
+fleet: $(VENV)/.installed
+	@$(VENV)/bin/python -m fleet $(ACTION) $(if $(STACKS),--stacks "$(STACKS)") $(if $(PARALLEL),--parallel $(PARALLEL)) \
+		$(if $(JSON),--json) $(if $(EXPECT_NO_CHANGES),--expect-no-changes)
 
 # Offline render into rendered/<stack>/ (all stacks when STACK is empty); no Pulumi CLI, no cluster.
 render: $(VENV)/.installed
