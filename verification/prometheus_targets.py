@@ -7,10 +7,7 @@ Pure (no Pulumi): ``classify`` reads Prometheus' answers to ``/api/v1/targets`` 
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +15,7 @@ from typing import Any
 import yaml
 
 from builders.plan import StackPlan
+from verification.prometheus_api import PrometheusUnreadable, fetch_json
 
 POLL_SECONDS = 2.0
 REQUEST_TIMEOUT_SECONDS = 5.0
@@ -168,35 +166,6 @@ def classify(
             )
         )
     return results
-
-
-class PrometheusUnreadable(RuntimeError):
-    """A Prometheus API answer could not be had; the message names the URL and the error."""
-
-
-def fetch_json(url: str, timeout: float) -> Any:
-    """The `data` of a Prometheus API answer."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            body = response.read()
-    except urllib.error.HTTPError as error:
-        detail = error.read()[:300].decode("utf-8", "replace").strip()
-        try:
-            answer = json.loads(detail)
-            detail = f"{answer['errorType']}: {answer['error']}"
-        except (ValueError, TypeError, KeyError):
-            pass
-        raise PrometheusUnreadable(f"{url}: HTTP {error.code}: {detail}") from None
-    except (urllib.error.URLError, OSError) as error:
-        raise PrometheusUnreadable(f"{url}: {getattr(error, 'reason', None) or error}") from None
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise PrometheusUnreadable(f"{url}: not a Prometheus API answer: {body[:200]!r}") from None
-    if not isinstance(payload, dict) or payload.get("status") != "success" or not isinstance(payload.get("data"), dict):
-        shown = payload.get("error") if isinstance(payload, dict) else None
-        raise PrometheusUnreadable(f"{url}: not a successful Prometheus API answer: {shown or str(payload)[:200]}")
-    return payload["data"]
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,12 @@ from configuration import parse_settings
 from tests.support.binaries import require_binary
 from tests.support.prometheus_harness import FixtureMetrics, MetricsServer, Prometheus, Target, scrape_config
 from tests.support.prometheus_stub import StubPrometheus
+from verification.prometheus_api import PrometheusUnreadable, fetch_json
 from verification.prometheus_targets import (
     CONFIG_PATH,
     TARGETS_PATH,
-    PrometheusUnreadable,
     classify,
     expected_jobs,
-    fetch_json,
     wait_for_targets,
 )
 
