@@ -12,6 +12,7 @@ from builders.plan import ComponentPlan
 from calicoctl.command import CalicoctlTarget, calicoctl_patch_command
 from components.monitors import scrape_component
 from components.patches import PatchGiveBack, patch_options
+from components.restart_warning import warn_of_restarts
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,21 @@ class KubeControllersMetrics(pulumi.ComponentResource):
         if plan.patch is not None:
             patch_name = f"{name}-{plan.patch.resource}"
             manifest = plan.patch.manifest
-            ready.append(
-                k8s.apps.v1.DeploymentPatch(
-                    patch_name,
-                    metadata=manifest["metadata"],
-                    spec=manifest["spec"],
-                    opts=patch_options(patch_name, plan.patch, self, args.give_back),
-                )
+            patch = k8s.apps.v1.DeploymentPatch(
+                patch_name,
+                metadata=manifest["metadata"],
+                spec=manifest["spec"],
+                opts=patch_options(patch_name, plan.patch, self, args.give_back),
             )
+            ready.append(patch)
+            # Read after the patch: a preview sees the Deployment as it is, before the port is declared.
+            deployment = plan.patch.object
+            live = k8s.apps.v1.Deployment.get(
+                f"{name}-live-deployment",
+                f"{deployment.namespace}/{deployment.name}",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[patch]),
+            )
+            warn_of_restarts("kube-controllers", plan.patch, patch, live.spec)
         self.monitor = scrape_component(name, plan.scrape, parent=self, depends_on=ready)
         self.job = plan.job
         self.register_outputs({"applied": self.applied, "job": self.job})

@@ -12,6 +12,7 @@ from builders.plan import INSTALLATION, ComponentPlan
 from builders.sdk_values import plain
 from components.monitors import custom_resource, scrape_component
 from components.patches import PatchGiveBack, patch_options
+from components.restart_warning import warn_of_restarts
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,15 @@ class TyphaMetrics(pulumi.ComponentResource):
                 patch=True,
                 options=patch_options(patch_name, planned, self, args.give_back),
             )
+            # Read after the patch: a preview sees the Installation as it is, `up` as patched. Read as a plain
+            # CustomResource declaring `spec`, the output wanted (k8s's CustomResource.get declares none).
+            installation = pulumi.CustomResource(
+                f"kubernetes:{planned.object.api_version}:{planned.object.kind}",
+                f"{name}-live-installation",
+                {"spec": None},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.enable], id=planned.object.name),
+            )
+            warn_of_restarts("typha", planned, self.enable, installation.spec)
         else:
             manifest = planned.manifest
             deployment = planned.object
@@ -58,6 +68,7 @@ class TyphaMetrics(pulumi.ComponentResource):
                 spec=spec,
                 opts=patch_options(patch_name, planned, self, args.give_back),
             )
+            warn_of_restarts("typha", planned, self.enable, live.spec)
         self.monitor = scrape_component(name, args.plan.scrape, parent=self, depends_on=[self.enable])
         self.job = args.plan.job
         self.register_outputs({"job": self.job})
