@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from calicoctl.helper import patch_json
-from configuration import CalicoctlSettings, EtcdDatastore, FelixSettings, KubernetesDatastore, Secret
+from configuration import CalicoctlSettings, EtcdDatastore, KubernetesDatastore, Secret
 
 HELPER_SOURCE = (Path(__file__).parent / "helper.py").read_text(encoding="utf-8")
 _HEREDOC_END = "CALICO_MONITORING_HELPER_END"
@@ -156,14 +156,3 @@ fi
     )
     return PatchScripts(apply=apply, restore=restore)
 
-
-def felix_patch(felix: FelixSettings) -> dict[str, Any]:
-    """The FelixConfiguration spec fields this program sets; unset options are left alone."""
-    spec: dict[str, Any] = {"prometheusMetricsEnabled": True, "prometheusMetricsPort": felix.metrics_port}
-    optional = {
-        "prometheusMetricsHost": felix.metrics_host,
-        "prometheusGoMetricsEnabled": felix.go_metrics,
-        "prometheusProcessMetricsEnabled": felix.process_metrics,
-    }
-    spec |= {field: value for field, value in optional.items() if value is not None}
-    return {"spec": spec}
