@@ -155,4 +155,3 @@ fi
 """
     )
     return PatchScripts(apply=apply, restore=restore)
-
