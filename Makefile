@@ -26,11 +26,11 @@ test: lint
 
 # One action over every cluster stack at once (README: Fleet): ACTION=preview|up|drift|verify; STACKS="a b" to
 # choose; PARALLEL stacks at a time (default: the CPU count); JSON=1 for one JSON document on stdout;
-# EXPECT_NO_CHANGES=1 to exit 2 on changes or drift.
+# EXPECT_NO_CHANGES=1 to exit 2 on changes or drift; MARKDOWN=<file> to write the summary as Markdown too.
 ACTION ?= preview
 fleet: $(VENV)/.installed
 	@$(VENV)/bin/python -m fleet $(ACTION) $(if $(STACKS),--stacks "$(STACKS)") $(if $(PARALLEL),--parallel $(PARALLEL)) \
-		$(if $(JSON),--json) $(if $(EXPECT_NO_CHANGES),--expect-no-changes)
+		$(if $(JSON),--json) $(if $(EXPECT_NO_CHANGES),--expect-no-changes) $(if $(MARKDOWN),--markdown "$(MARKDOWN)")
 
 # Offline render into rendered/<stack>/ (all stacks when STACK is empty); no Pulumi CLI, no cluster.
 render: $(VENV)/.installed

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from fleet.pool import Progress, run_all
-from fleet.report import document, finished_line, live_count, table
+from fleet.report import document, finished_line, live_count, markdown, table
 from fleet.results import ACTIONS, StackResult, exit_status
 from fleet.run_one import StackJob
 
@@ -161,6 +161,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--expect-no-changes", action="store_true", help="exit 2 when any stack has changes (preview, up) or drift"
     )
+    parser.add_argument("--markdown", metavar="FILE", help="also write the summary as a Markdown table to FILE")
     parser.add_argument("--work-dir", default=".", help="the project folder (Pulumi.yaml): default the current one")
     args = parser.parse_args(argv)
     if args.parallel < 1:
@@ -189,6 +190,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         print(json.dumps(summary, indent=2))
     elif results:
         print(table(results))
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(args.action, results, seconds))
     else:
         print(f"fleet: no cluster stacks in {work_dir} (a Pulumi.<stack>.yaml other than the examples)")
     return exit_status(results, args.expect_no_changes)

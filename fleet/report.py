@@ -96,3 +96,49 @@ def document(
         "exit_status": exit_status(results, expect_no_changes),
         "stacks": [r.to_json() for r in results],
     }
+
+
+MARKDOWN_COLUMNS = {
+    "preview": ("Changes", "Pods restarted"),
+    "up": ("Changes", "Pods restarted", "Targets up"),
+    "drift": ("Drift",),
+    "verify": ("Targets up",),
+}
+MARKDOWN_CELLS = {
+    "Changes": changes_cell,
+    "Pods restarted": restarts_cell,
+    "Drift": drift_cell,
+    "Targets up": targets_cell,
+}
+CHANGED_WORD = {"preview": "with changes", "up": "changed", "drift": "drifted", "verify": "with targets down"}
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(action: str, results: Sequence[StackResult], seconds: float) -> str:
+    """The summary as a Markdown table, for a pull-request comment, an issue or a job summary."""
+    changed = [r.stack for r in results if r.changed and not r.failed]
+    failed = [r.stack for r in results if r.failed]
+    counts = [f"{len(results)} stacks", f"{len(changed)} {CHANGED_WORD[action]}"]
+    if failed:
+        counts.append(f"{len(failed)} failed")
+    columns = ("Stack", "Cluster", "Calico", "calicoctl", *MARKDOWN_COLUMNS[action], "Error")
+    lines = [
+        f"### `make fleet ACTION={action}`: {', '.join(counts)} ({seconds:.0f} s)",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
+    for result in results:
+        cells = [
+            result.stack,
+            result.cluster or "?",
+            result.calico_version or "?",
+            result.calicoctl_version or "?",
+            *(MARKDOWN_CELLS[column](result) for column in MARKDOWN_COLUMNS[action]),
+            error_cell(result),
+        ]
+        lines.append("| " + " | ".join(_markdown_cell(cell) for cell in cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pulumi
 from pulumi.automation import LocalWorkspace, Stack
 from pulumi.automation.errors import CommandError, StackNotFoundError
 from pulumi.automation.events import EngineEvent
 
 from builders.plan import StackPlan, plan_stack
+from components.verification import read_scrape_targets
 from configuration import ConfigError, Settings, parse_settings
 from fleet.cluster import api_server, calico_versions
 from fleet.results import (
@@ -37,7 +39,7 @@ from fleet.results import (
     targets_error,
 )
 from fleet.steps import Step, step_from
-from verification.prometheus_targets import expected_jobs, wait_for_targets
+from verification.prometheus_targets import expected_jobs
 
 # How long `verify` polls Prometheus: a look at the targets now, not a wait for a rollout (that is `up`'s).
 VERIFY_SECONDS = 10.0
@@ -140,7 +142,13 @@ def verify(
     if unknown:
         result.error = f"no scrapeTargets output for {', '.join(unknown)}: run up (with verify set) first"
         return
-    verification = wait_for_targets(settings.verify.prometheus_url, expected_jobs(plan, expected), seconds)
+    # Reached as `up` reaches it (URL, token, CA, or the API server's service proxy), for a short look.
+    look = settings.verify.model_copy(update={"timeout_seconds": seconds})
+    try:
+        verification = read_scrape_targets(look, settings.kubernetes, expected_jobs(plan, expected))
+    except pulumi.RunError as error:
+        result.error = str(error)
+        return
     if verification.error is not None:
         result.error = verification.message()
         return

@@ -129,3 +129,28 @@ def test_the_json_document_carries_every_stack_and_the_exit_status():
     }
     assert [s["stack"] for s in summary["stacks"]] == ["prod-eu-1", "prod-us-1"]
     assert summary["stacks"][1]["drift"][1] == {"resource": "PodMonitor monitoring/felix", "op": "delete", "fields": []}
+
+
+def test_the_markdown_summary_has_the_columns_of_its_action_and_escapes_cells():
+    from fleet.report import markdown
+
+    piped = StackResult("a|b", "drift", error="first line | with a pipe\nsecond")
+    text = markdown("drift", [CLEAN, DRIFTED, piped], 7.4)
+    assert text.splitlines() == [
+        "### `make fleet ACTION=drift`: 3 stacks, 1 drifted, 1 failed (7 s)",
+        "",
+        "| Stack | Cluster | Calico | calicoctl | Drift | Error |",
+        "|---|---|---|---|---|---|",
+        "| prod-eu-1 | https://10.0.0.1:6443 | v3.31.0 | v3.31.0 | none | - |",
+        "| prod-us-1 | https://10.0.0.2:6443 | v3.30.2 | v3.31.0 | FelixConfiguration default: "
+        "spec.prometheusMetricsEnabled; PodMonitor monitoring/felix deleted | - |",
+        "| a\\|b | ? | ? | ? | - | first line \\| with a pipe |",
+    ]
+    preview = markdown(
+        "preview", [StackResult("p", "preview", changes={"create": 3}, restarts=["DaemonSet k/calico-node"])], 1
+    )
+    assert preview.splitlines()[2:] == [
+        "| Stack | Cluster | Calico | calicoctl | Changes | Pods restarted | Error |",
+        "|---|---|---|---|---|---|---|",
+        "| p | ? | ? | ? | 3 create | calico-node | - |",
+    ]
