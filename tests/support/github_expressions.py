@@ -1,9 +1,11 @@
 """Enough of GitHub Actions' expression language to evaluate the workflow's conditions in tests:
-literals, property paths, `!`, `==`, `!=` (strings compared case-insensitively), `&&`, `||`
-(which return an operand, as GitHub's do) and parentheses. Anything else raises."""
+literals, property paths, `!`, `==`, `!=` (strings compared case-insensitively, operands of different
+types as numbers), `&&`, `||` (which return an operand, as GitHub's do) and parentheses. Anything else
+raises."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -38,9 +40,28 @@ def truthy(value: Any) -> bool:
     return value not in (None, False, "", 0)
 
 
+def as_number(value: Any) -> float:
+    """GitHub's coercion of an operand whose type differs from the other's: null 0, booleans 1 and 0, a string
+    its number ('' is 0), anything else NaN (which equals nothing)."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip() or 0)
+        except ValueError:
+            return math.nan
+    return math.nan
+
+
 def equal(left: Any, right: Any) -> bool:
     if isinstance(left, str) and isinstance(right, str):
         return left.lower() == right.lower()
+    if type(left) is not type(right):  # an unset variable (null) equals '', as on GitHub
+        return as_number(left) == as_number(right)
     return left == right
 
 
