@@ -5,14 +5,14 @@ import dataclasses
 import pytest
 
 from tools.evaluator.mock_engine import evaluate, load_stack_file
-from tools.evaluator.render import all_stacks
+from tools.evaluator.render import stacks_with_their_config
 
 
 def snapshot(evaluation):
     return sorted((dataclasses.astuple(r) for r in evaluation.registrations), key=repr)
 
 
-@pytest.mark.parametrize("stack", all_stacks())
+@pytest.mark.parametrize("stack", stacks_with_their_config())
 def test_two_evaluations_register_identical_inputs(stack, tmp_path, monkeypatch):
     config = load_stack_file(stack)
     first = snapshot(evaluate(config.values, config.secret_keys, stack=stack))

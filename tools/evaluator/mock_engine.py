@@ -190,8 +190,10 @@ def load_stack_file(stack: str, root: Path = ROOT) -> StackConfig:
     Encrypted values cannot be decrypted without the stack's secrets provider, so each
     `secure:` value becomes the placeholder "[secret]" and its key is marked secret.
     """
-    path = root / f"Pulumi.{stack}.yaml"
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=StackFileLoader) or {}
+    document = read_stack_file(stack, root)
+    environments = esc_environments(document)
+    if environments:
+        raise StackEnvironmentError(stack, environments)
     check_against_project(stack, document.get("config") or {})
     secret_keys = []
     values = {}
@@ -203,8 +205,62 @@ def load_stack_file(stack: str, root: Path = ROOT) -> StackConfig:
     return StackConfig(config_strings(values), tuple(sorted(secret_keys)))
 
 
+def read_stack_file(stack: str, root: Path = ROOT) -> dict[str, Any]:
+    """Pulumi.<stack>.yaml as the CLI reads it."""
+    path = root / f"Pulumi.{stack}.yaml"
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=StackFileLoader) or {}
+
+
+@dataclass(frozen=True)
+class EscEnvironments:
+    """What a stack file's `environment:` takes configuration from: Pulumi ESC environments by name, and an
+    environment defined in the stack file itself (the key holds a definition instead of a list)."""
+
+    names: tuple[str, ...] = ()
+    defined_inline: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.names) or self.defined_inline
+
+    def __str__(self) -> str:
+        parts = []
+        if self.names:
+            plural = "s" if len(self.names) > 1 else ""
+            parts.append(f"the Pulumi ESC environment{plural} {', '.join(self.names)}")
+        if self.defined_inline:
+            parts.append("a Pulumi ESC environment defined in the stack file")
+        return " and ".join(parts)
+
+
+def esc_environments(document: Mapping[str, Any]) -> EscEnvironments:
+    """The Pulumi ESC environments a stack file takes configuration from (`environment:`)."""
+    environment = document.get("environment")
+    if not environment:
+        return EscEnvironments()
+    if isinstance(environment, str):
+        return EscEnvironments((environment,))
+    if isinstance(environment, Mapping):
+        return EscEnvironments(tuple(str(name) for name in environment.get("imports") or []), defined_inline=True)
+    return EscEnvironments(tuple(str(name) for name in environment))
+
+
 class StackConfigError(pulumi.RunError):
     """The CLI would refuse this stack file before starting the program."""
+
+
+class StackEnvironmentError(pulumi.RunError):
+    """The stack takes configuration from Pulumi ESC, which only the Pulumi CLI can open (the CLI itself would
+    run the program)."""
+
+    def __init__(self, stack: str, environments: EscEnvironments) -> None:
+        self.stack = stack
+        self.environments = environments
+        super().__init__(
+            f"Stack '{stack}' takes configuration from {environments} (`environment:` in Pulumi.{stack}.yaml), "
+            "which the offline evaluator cannot resolve: opening an environment takes the Pulumi CLI, a Pulumi "
+            "Cloud login and the right to read it, and the evaluator opens nothing, so the settings the "
+            "environment holds are unknown here"
+        )
 
 
 def check_against_project(stack: str, config: Mapping[str, Any], project_file: Path = ROOT / "Pulumi.yaml") -> None:

@@ -23,7 +23,17 @@ import yaml
 from pulumi import RunError
 
 from calicoctl.provider import CALICOCTL_PATCH_TYPE
-from tools.evaluator.mock_engine import ROOT, Evaluation, Registration, evaluate, load_stack_file, replace_secrets
+from tools.evaluator.mock_engine import (
+    ROOT,
+    Evaluation,
+    Registration,
+    StackEnvironmentError,
+    esc_environments,
+    evaluate,
+    load_stack_file,
+    read_stack_file,
+    replace_secrets,
+)
 
 SECRET = "[secret]"
 
@@ -100,8 +110,42 @@ def render_files(evaluation: Evaluation) -> dict[str, str]:
 
 
 def render_stack(stack: str, root: Path = ROOT) -> dict[str, str]:
-    config = load_stack_file(stack, root)
+    """The rendered files of a stack; for one whose configuration lives in Pulumi ESC, a page saying how to
+    render it instead (its snapshot is that page)."""
+    try:
+        config = load_stack_file(stack, root)
+    except StackEnvironmentError as error:
+        return {"index.md": environment_page(error)}
     return render_files(evaluate(config.values, config.secret_keys, stack=stack))
+
+
+def environment_page(error: StackEnvironmentError) -> str:
+    """rendered/<stack>/index.md of a stack whose configuration lives in Pulumi ESC: why it is not rendered,
+    and how to render it from the environment's values."""
+    stack, environments = error.stack, error.environments
+    sources = [f"`pulumi env open {name} pulumiConfig --format yaml`" for name in environments.names]
+    if environments.defined_inline:
+        sources.append("the `values.pulumiConfig` of the environment defined under `environment:`")
+    return (
+        f"# Stack {stack}: not rendered\n"
+        "\n"
+        f"{error}.\n"
+        "\n"
+        "To render it:\n"
+        "\n"
+        f"1. Logged in to Pulumi Cloud, get the settings the stack takes from Pulumi ESC: {'; then '.join(sources)}"
+        f"{' (later environments override earlier ones)' if len(sources) > 1 else ''}. Secrets come out in plain "
+        "text.\n"
+        f"2. In a folder outside this repository, write a copy of Pulumi.{stack}.yaml without `environment:`, with "
+        "those settings under `config:` beside its own.\n"
+        f"3. `python -m tools.evaluator.render {stack} --stacks-dir <that folder> --out <that folder>/rendered`, "
+        "read the result there, and delete the folder.\n"
+    )
+
+
+def stacks_with_their_config(root: Path = ROOT) -> list[str]:
+    """The stacks whose file holds their whole configuration: every one but those taking it from Pulumi ESC."""
+    return [stack for stack in all_stacks(root) if not esc_environments(read_stack_file(stack, root))]
 
 
 def write_tree(files: dict[str, str], directory: Path) -> None:
@@ -137,6 +181,10 @@ def main(argv: Iterable[str] | None = None) -> int:
             print(f"render: stack {stack}: {error}", file=sys.stderr)
             return 1
         write_tree(files, args.out / stack)
+        if esc_environments(read_stack_file(stack, args.stacks_dir)):
+            print(f"render: stack {stack}: its configuration is in Pulumi ESC; {args.out / stack}/index.md says how "
+                  "to render it", file=sys.stderr)  # fmt: skip
+            continue
         print(f"rendered {stack}: {len(files)} files in {args.out / stack}")
     return 0
 

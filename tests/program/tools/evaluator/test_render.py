@@ -7,9 +7,18 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
-from tools.evaluator.mock_engine import ROOT, SECRET_PLACEHOLDER, load_stack_file
-from tools.evaluator.render import all_stacks, render_stack
+from tests.paths import FIXTURES
+from tools.evaluator.mock_engine import (
+    ROOT,
+    SECRET_PLACEHOLDER,
+    EscEnvironments,
+    StackEnvironmentError,
+    esc_environments,
+    load_stack_file,
+)
+from tools.evaluator.render import all_stacks, render_stack, stacks_with_their_config
 
 EXAMPLES = ["example-etcd", "example-kdd"]
 
@@ -142,3 +151,69 @@ def test_stack_files_the_cli_refuses_before_the_program_runs_are_refused_alike(t
     result = run_render("typed", "--stacks-dir", str(tmp_path), "--out", str(tmp_path / "out"), cwd=ROOT)
     assert result.returncode == 1
     assert f"render: stack typed: {message}" in result.stderr
+
+
+FIXTURE_STACKS = FIXTURES / "stacks"
+ESC_STACK_ERROR = (
+    "Stack 'esc-prod' takes configuration from the Pulumi ESC environment myorg/prod (`environment:` in "
+    "Pulumi.esc-prod.yaml), which the offline evaluator cannot resolve: opening an environment takes the Pulumi "
+    "CLI, a Pulumi Cloud login and the right to read it, and the evaluator opens nothing, so the settings the "
+    "environment holds are unknown here"
+)
+ESC_STACK_PAGE = f"""# Stack esc-prod: not rendered
+
+{ESC_STACK_ERROR}.
+
+To render it:
+
+1. Logged in to Pulumi Cloud, get the settings the stack takes from Pulumi ESC: \
+`pulumi env open myorg/prod pulumiConfig --format yaml`. Secrets come out in plain text.
+2. In a folder outside this repository, write a copy of Pulumi.esc-prod.yaml without `environment:`, with those \
+settings under `config:` beside its own.
+3. `python -m tools.evaluator.render esc-prod --stacks-dir <that folder> --out <that folder>/rendered`, read the \
+result there, and delete the folder.
+"""
+
+
+def test_a_stack_whose_configuration_is_in_esc_says_why_it_cannot_be_evaluated():
+    # Not "missing configuration value 'calico-monitoring:datastore'": the datastore is in the environment.
+    with pytest.raises(StackEnvironmentError) as error:
+        load_stack_file("esc-prod", FIXTURE_STACKS)
+    assert str(error.value) == ESC_STACK_ERROR
+
+
+def test_its_snapshot_is_a_page_saying_how_to_render_it():
+    assert render_stack("esc-prod", FIXTURE_STACKS) == {"index.md": ESC_STACK_PAGE}
+    # The snapshot tests and the determinism test evaluate only the stacks that hold their whole configuration.
+    assert all_stacks(FIXTURE_STACKS) == ["esc-prod"] and stacks_with_their_config(FIXTURE_STACKS) == []
+    assert stacks_with_their_config() == all_stacks()
+
+
+def test_render_all_writes_the_page_and_goes_on(tmp_path):
+    result = run_render("--all", "--stacks-dir", str(FIXTURE_STACKS), "--out", str(tmp_path / "out"), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "esc-prod" / "index.md").read_text() == ESC_STACK_PAGE
+    assert [p.name for p in (tmp_path / "out" / "esc-prod").iterdir()] == ["index.md"]
+    assert result.stderr == (
+        f"render: stack esc-prod: its configuration is in Pulumi ESC; {tmp_path / 'out' / 'esc-prod'}/index.md "
+        "says how to render it\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected", "said"),
+    [
+        ("[myorg/common, myorg/prod]", EscEnvironments(("myorg/common", "myorg/prod")),
+         "the Pulumi ESC environments myorg/common, myorg/prod"),
+        ("myorg/prod", EscEnvironments(("myorg/prod",)), "the Pulumi ESC environment myorg/prod"),
+        ("{imports: [myorg/common], values: {pulumiConfig: {a: b}}}", EscEnvironments(("myorg/common",), True),
+         "the Pulumi ESC environment myorg/common and a Pulumi ESC environment defined in the stack file"),
+        ("{values: {pulumiConfig: {a: b}}}", EscEnvironments((), True),
+         "a Pulumi ESC environment defined in the stack file"),
+        ("[]", EscEnvironments(), ""),
+    ],
+)  # fmt: skip
+def test_each_form_of_the_environment_key(tmp_path, environment, expected, said):
+    (tmp_path / "Pulumi.s.yaml").write_text(f"environment: {environment}\nconfig:\n  kubernetes:context: c\n")
+    found = esc_environments(yaml.safe_load((tmp_path / "Pulumi.s.yaml").read_text()))
+    assert (found, str(found), bool(found)) == (expected, said, expected != EscEnvironments())
