@@ -251,7 +251,11 @@ class DashboardSettings(Section):
         shown_default="`{}`",
     )
     folder: Annotated[str | None, checked(lambda v: bool(v.strip()) and "\n" not in v)] = setting(
-        None, accepts="a Grafana folder name", meaning="Grafana folder, as the `grafana_folder` annotation"
+        None,
+        accepts="a Grafana folder name",
+        meaning="Grafana folder, as the `grafana_folder` annotation, which Grafana's sidecar reads only with "
+        "`folderAnnotation: grafana_folder` and `provider.foldersFromFilesStructure: true` (kube-prometheus-stack: "
+        "under `grafana.sidecar.dashboards`)",
     )
     imports: Annotated[tuple[Annotated[str, checked(is_non_empty_path)], ...], BeforeValidator(as_tuple)] = setting(
         (),

@@ -274,7 +274,7 @@ class DashboardSettings(TypedDict):
     annotations: NotRequired[dict[str, str]]
     """added to every dashboard ConfigMap (say your sidecar's folder annotation); `folder` sets `grafana_folder`. Default: `{}`."""
     folder: NotRequired[str]
-    """Grafana folder, as the `grafana_folder` annotation."""
+    """Grafana folder, as the `grafana_folder` annotation, which Grafana's sidecar reads only with `folderAnnotation: grafana_folder` and `provider.foldersFromFilesStructure: true` (kube-prometheus-stack: under `grafana.sidecar.dashboards`)"""
     import_: NotRequired[list[str]]
     """more dashboards: `*.json` files, or ConfigMap YAML such as Calico's official `grafana-dashboards.yaml`; paths relative to this folder. Default: `[]`."""
     cluster_label: NotRequired[str]
