@@ -198,7 +198,11 @@ class CalicoMonitoring(pulumi.ComponentResource):
             self.verification = ScrapeVerification(
                 f"{name}-verify",
                 ScrapeVerificationArgs(
-                    verify=settings.verify, plan=plan, monitors=monitors, felix_scheduled=felix_scheduled
+                    verify=settings.verify,
+                    plan=plan,
+                    monitors=monitors,
+                    felix_scheduled=felix_scheduled,
+                    kubernetes=settings.kubernetes if given is None else None,
                 ),
                 opts=kubernetes,
             )

@@ -4,9 +4,12 @@ that Prometheus scrapes every target."""
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, ValidationInfo
+from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo
 from pydantic_core import InitErrorDetails
 
 from builders.values import (
@@ -14,12 +17,14 @@ from builders.values import (
     is_dns1123_label,
     is_dns1123_subdomain,
     is_host,
+    is_non_empty_path,
     is_port_name,
     is_positive_duration,
     is_prometheus_label,
     is_prometheus_url,
     is_regex,
 )
+from configuration.connection import SecretText
 from configuration.fields import (
     ANNOTATIONS_HINT,
     LABEL_KEY_HINT,
@@ -31,7 +36,7 @@ from configuration.fields import (
     Labels,
     as_tuple,
 )
-from configuration.problems import value_problem
+from configuration.problems import PROJECT, carried_problem, note_problem, secret_roots, value_problem
 from configuration.section import Section, checked, setting
 
 DURATION_HINT = "a Prometheus duration such as 15s, 1m or 1m30s"
@@ -397,18 +402,97 @@ class KubeControllersSettings(WorkloadSettings):
     )
 
 
+def _port_text(value: Any) -> Any:
+    # YAML and `pulumi config set --path …port 9090` store a number: the Service port of that number.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def is_service_port(text: str) -> bool:
+    """A Service port as the API server's service proxy takes it: its number or its name."""
+    if text.isdigit():
+        return not text.startswith("0") and int(text) < 65536
+    return is_port_name(text)
+
+
+def is_service_name(name: str) -> bool:
+    """A DNS-1035 label, as Kubernetes requires of Service names."""
+    return is_dns1123_label(name) and name[:1].isalpha()
+
+
+def is_pem_certificates(text: str) -> bool:
+    try:
+        ssl.create_default_context(cadata=text)
+    except (ssl.SSLError, ValueError):
+        return False
+    return True
+
+
+class PrometheusServiceSettings(Section):
+    """Prometheus' Service, read through the API server's service proxy with the stack's Kubernetes connection."""
+
+    summary: ClassVar[str] = "Prometheus' Service, read through the API server's service proxy"
+
+    namespace: Annotated[str, checked(is_dns1123_label)] = setting(
+        accepts=NAMESPACE_HINT, required="the namespace of Prometheus' Service", meaning="the Service's namespace"
+    )
+    service: Annotated[str, checked(is_service_name)] = setting(
+        accepts="a Kubernetes Service name", required="the name of Prometheus' Service", meaning="the Service's name"
+    )
+    port: Annotated[str, BeforeValidator(_port_text), checked(is_service_port)] = setting(
+        accepts="a port of the Service: its number (1 to 65535) or its name",
+        required="the Service's port, its number or its name",
+        meaning="the Service's port, its number or its name",
+    )
+    scheme: Literal["http", "https"] | None = setting(
+        None,
+        accepts='"http" or "https"',
+        meaning="`https` for a Prometheus that serves TLS",
+        shown_default="`http`",
+    )
+
+
+_URL_ONLY = ("bearerToken", "caCertFile", "caCert")
+
+
 class VerifySettings(Section):
     """After `pulumi up`, wait until this Prometheus scrapes every target of the stack's monitors."""
 
     summary: ClassVar[str] = "After `pulumi up`, wait until Prometheus scrapes every target of the stack's monitors"
 
-    prometheus_url: Annotated[str, checked(is_prometheus_url)] = setting(
+    prometheus_url: Annotated[str | None, checked(is_prometheus_url)] = setting(
+        None,
         accepts="the base URL of the Prometheus that scrapes these monitors, http:// or https:// without user, "
         "query or fragment, such as http://prometheus-operated.monitoring:9090",
-        required="setting it turns verification on",
         meaning="base URL of the Prometheus that should scrape these monitors, as the machine that runs `pulumi up` "
         "reaches it: `http://` or `https://`, a path prefix allowed, no user, query or fragment (e.g. "
         "`http://localhost:9090` next to `kubectl -n monitoring port-forward svc/prometheus-operated 9090`)",
+        shown_default="unset",
+    )
+    bearer_token: SecretText | None = setting(
+        None,
+        accepts="a non-empty string, stored encrypted (`--secret`)",
+        meaning="sent as `Authorization: Bearer` to an `https://` `prometheusUrl` (an authenticating proxy in "
+        "front of Prometheus); set it with `pulumi config set --secret --path calico-monitoring:verify.bearerToken`",
+    )
+    ca_cert_file: Annotated[str | None, checked(is_non_empty_path)] = setting(
+        None,
+        accepts="a file path",
+        meaning="PEM file of the CA an `https://` `prometheusUrl` is checked against, on the machine that runs "
+        "Pulumi (unset: the system's CAs)",
+    )
+    ca_cert: Annotated[str | None, checked(is_pem_certificates)] = setting(
+        None, accepts="PEM certificates", meaning="the same CA as inline PEM, instead of `caCertFile`"
+    )
+    prometheus: PrometheusServiceSettings | None = setting(
+        None,
+        accepts="an object {namespace, service, port, scheme?}",
+        meaning="instead of `prometheusUrl`: Prometheus' Service, `{namespace, service, port, scheme?}`, read "
+        "through the API server's service proxy with the stack's own Kubernetes connection (no port-forward; the "
+        "identity needs `get` on `services/proxy`, see `rbac/verify-service-proxy.yaml`); `port` is the Service "
+        "port's number or name, `scheme` `https` for a Prometheus that serves TLS (e.g. `{namespace: monitoring, "
+        "service: prometheus-operated, port: web}`)",
         shown_default="unset",
     )
     timeout_seconds: Annotated[int, Field(ge=10, le=3600)] = setting(
@@ -421,3 +505,67 @@ class VerifySettings(Section):
         if timeout_seconds is not None:
             data["timeout_seconds"] = timeout_seconds
         super().__init__(**data)
+
+    @classmethod
+    def prepare(cls, data: dict[str, Any], info: ValidationInfo) -> tuple[dict[str, Any], list[InitErrorDetails]]:
+        raw = data.get("prometheus")
+        if not isinstance(raw, Mapping):
+            return data, []
+        # Validated here, in config mode: this model's own __init__ validates its fields again without the
+        # config context, where the Service's problems would be worded with this field's `accepts` text.
+        try:
+            service = PrometheusServiceSettings.model_validate(raw, context=info.context, by_alias=True, by_name=False)
+        except ValidationError as error:
+            problems = [carried_problem(e, ("prometheus", *e["loc"])) for e in error.errors()]
+            return {**data, "prometheus": PrometheusServiceSettings.model_construct()}, problems
+        return {**data, "prometheus": service}, []
+
+    @classmethod
+    def checks(cls, data: dict[str, Any], info: ValidationInfo) -> list[InitErrorDetails]:
+        url, service = "prometheusUrl" in data, "prometheus" in data
+        url_only = [alias for alias in _URL_ONLY if alias in data]
+        problems = []
+        if not url and not service:
+            problems.append(
+                note_problem(("prometheusUrl",), "missing; it is required (setting it turns verification on)")
+            )
+        if url and service:
+            problems.append(
+                note_problem(
+                    (),
+                    "set either prometheusUrl (Prometheus at a URL) or prometheus (its Service, through the API "
+                    "server's service proxy), not both",
+                )
+            )
+        elif service and url_only:
+            names = " and ".join(url_only)
+            problems.append(
+                note_problem(
+                    (),
+                    f"{names} go with prometheusUrl only: through prometheus, the API server is reached with the "
+                    f"stack's own Kubernetes connection; unset {names} or use prometheusUrl",
+                )
+            )
+        if "caCertFile" in data and "caCert" in data:
+            problems.append(note_problem((), "set either caCertFile (a path) or caCert (inline PEM), not both"))
+        scheme = urlsplit(data["prometheusUrl"]).scheme if isinstance(data.get("prometheusUrl"), str) else None
+        if scheme == "http":
+            if "bearerToken" in data:
+                problems.append(
+                    note_problem(
+                        ("bearerToken",),
+                        "is sent only to an https:// prometheusUrl (over http:// anyone on the way can read it)",
+                    )
+                )
+            for alias in ("caCertFile", "caCert"):
+                if alias in data:
+                    problems.append(note_problem((alias,), "checks an https:// prometheusUrl; this one is http://"))
+        if "bearerToken" in data and "verify" not in secret_roots(info):
+            problems.append(
+                note_problem(
+                    ("bearerToken",),
+                    "must be stored encrypted; set it with "
+                    f"`pulumi config set --secret --path {PROJECT}:verify.bearerToken` (value not shown)",
+                )
+            )
+        return problems

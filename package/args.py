@@ -35,6 +35,11 @@ class AlertOverrideSeverity(StrEnum):
     INFO = "info"
 
 
+class PrometheusServiceScheme(StrEnum):
+    HTTP = "http"
+    HTTPS = "https"
+
+
 class DatastoreSettings(TypedDict):
     """The Calico datastore calicoctl talks to; `type` says which of the keys apply: kubernetes: calicoctl uses the Kubernetes API, with the same kubeconfig and context as the provider; etcdv3: calicoctl talks to etcd v3 directly"""
 
@@ -283,11 +288,32 @@ class DashboardSettings(TypedDict):
     """Grafana's base URL as people open it (e.g. `https://grafana.example.com`); each alert then links its dashboard in a `dashboard_url` annotation."""
 
 
+class PrometheusServiceSettings(TypedDict):
+    """Prometheus' Service, read through the API server's service proxy"""
+
+    namespace: str
+    """the Service's namespace."""
+    service: str
+    """the Service's name."""
+    port: str
+    """the Service's port, its number or its name."""
+    scheme: NotRequired[PrometheusServiceScheme]
+    """`https` for a Prometheus that serves TLS. Default: `http`."""
+
+
 class VerifySettings(TypedDict):
     """After `pulumi up`, wait until Prometheus scrapes every target of the stack's monitors"""
 
-    prometheus_url: str
+    prometheus_url: NotRequired[str]
     """base URL of the Prometheus that should scrape these monitors, as the machine that runs `pulumi up` reaches it: `http://` or `https://`, a path prefix allowed, no user, query or fragment (e.g. `http://localhost:9090` next to `kubectl -n monitoring port-forward svc/prometheus-operated 9090`) Default: unset."""
+    bearer_token: NotRequired[pulumi.Input[str]]
+    """sent as `Authorization: Bearer` to an `https://` `prometheusUrl` (an authenticating proxy in front of Prometheus); set it with `pulumi config set --secret --path calico-monitoring:verify.bearerToken`. Pass it as a secret."""
+    ca_cert_file: NotRequired[str]
+    """PEM file of the CA an `https://` `prometheusUrl` is checked against, on the machine that runs Pulumi (unset: the system's CAs)"""
+    ca_cert: NotRequired[str]
+    """the same CA as inline PEM, instead of `caCertFile`."""
+    prometheus: NotRequired[PrometheusServiceSettings]
+    """instead of `prometheusUrl`: Prometheus' Service, `{namespace, service, port, scheme?}`, read through the API server's service proxy with the stack's own Kubernetes connection (no port-forward; the identity needs `get` on `services/proxy`, see `rbac/verify-service-proxy.yaml`); `port` is the Service port's number or name, `scheme` `https` for a Prometheus that serves TLS (e.g. `{namespace: monitoring, service: prometheus-operated, port: web}`) Default: unset."""
     timeout_seconds: NotRequired[int]
     """how long `up` waits for the targets (10 to 3600) Default: 180."""
 

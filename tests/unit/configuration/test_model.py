@@ -336,8 +336,8 @@ VERIFY_BAD = [
     ),
     (
         {"prometheusUrl": "http://p:9090", "intervalSeconds": 2},
-        "calico-monitoring:verify.intervalSeconds: unknown setting; accepted settings are prometheusUrl, "
-        "timeoutSeconds",
+        "calico-monitoring:verify.intervalSeconds: unknown setting; accepted settings are bearerToken, caCert, "
+        "caCertFile, prometheus, prometheusUrl, timeoutSeconds",
     ),
     (
         {"timeoutSeconds": 60},
