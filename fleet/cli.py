@@ -183,6 +183,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     started = time.monotonic()
     results = run(args.action, stacks, work_dir, args.parallel, environment)
     seconds = time.monotonic() - started
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(args.action, results, seconds))
     if args.json:
         summary = document(
             args.action, results, parallel=args.parallel, seconds=seconds, expect_no_changes=args.expect_no_changes
@@ -190,10 +192,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         print(json.dumps(summary, indent=2))
     elif results:
         print(table(results))
-    if args.markdown:
-        Path(args.markdown).write_text(markdown(args.action, results, seconds))
     else:
-        print(f"fleet: no cluster stacks in {work_dir} (a Pulumi.<stack>.yaml other than the examples)")
+        print(
+            f"fleet: no cluster stacks in {work_dir} (a Pulumi.<stack>.yaml other than the examples)", file=sys.stderr
+        )
     return exit_status(results, args.expect_no_changes)
 
 

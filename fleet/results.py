@@ -74,7 +74,7 @@ def change_counts(resource_changes: Mapping[str, int] | None) -> dict[str, int]:
 
 
 def restarted_workloads(plan: StackPlan | None, steps: Iterable[Step]) -> list[str]:
-    """The workloads whose pods roll: for every patch a step creates, changes or deletes, the workload the plan
+    """The workloads whose pods roll, by name: for every patch a step creates, changes or deletes, the workload the plan
     says its change restarts (a patch the plan no longer has, e.g. Typha turned off: the workload it patched)."""
     restarts_by_object = {}
     if plan is not None:
@@ -92,18 +92,19 @@ def restarted_workloads(plan: StackPlan | None, steps: Iterable[Step]) -> list[s
             workload = f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
         if workload not in restarted:
             restarted.append(workload)
-    return restarted
+    return sorted(restarted)
 
 
 def drifted(steps: Iterable[Step], reads: Iterable[str] = ()) -> list[Drifted]:
     """From the steps of a preview-only refresh: the resources it would change or drop from the state.
     ``reads`` are the URNs of resources the program only reads (`.get`): their live state changing is no drift."""
     only_read = set(reads)
-    return [
+    found = [
         Drifted(step.what, step.op, step.fields)
         for step in steps
         if step.op in ("update", "delete") and step.urn not in only_read
     ]
+    return sorted(found, key=lambda item: (item.resource, item.op))
 
 
 def drift_counts(drift: Iterable[Drifted]) -> dict[str, int]:

@@ -123,7 +123,12 @@ def up(stack: Stack, plan: StackPlan, result: StackResult, log: EventLog) -> Non
 
 def drift(stack: Stack, plan: StackPlan, result: StackResult, log: EventLog) -> None:
     state = stack.export_stack().deployment or {}
-    reads = [r["urn"] for r in state.get("resources") or [] if r.get("external")]
+    resources = state.get("resources") or []
+    managed = [r for r in resources if r.get("custom") and not r.get("external")]
+    if not any(not str(r.get("type", "")).startswith("pulumi:providers:") for r in managed):
+        result.error = "nothing to compare: the stack has no resources yet (run up first)"
+        return
+    reads = [r["urn"] for r in resources if r.get("external")]
     stack.preview_refresh(on_event=log, color="never")
     result.drift = drifted(log.steps, reads)
     result.changes = drift_counts(result.drift)

@@ -122,3 +122,15 @@ def test_a_worker_process_reports_a_failure_as_its_stacks_error(tmp_path):
     assert (result.stack, result.action) == ("prod", "preview")
     assert result.error and "pulumi" in result.error.lower(), result.error
     assert str(SOURCE_ROOT) != str(folder)  # the worker found the fleet package outside the project folder
+
+
+def test_stdout_carries_only_the_document_or_the_table(tmp_path, capsys):
+    folder = project(tmp_path / "project", "example-kdd")
+    env = {"PATH": fake_pulumi(tmp_path, 0), "PULUMI_BACKEND_URL": "file:///nowhere"}
+    summary = tmp_path / "summary.md"
+    assert main(["drift", "--json", "--work-dir", str(folder), "--markdown", str(summary)], env=env) == 0
+    assert json.loads(capsys.readouterr().out)["stacks"] == []
+    assert summary.read_text().startswith("### `make fleet ACTION=drift`: 0 stacks, 0 drifted")
+    assert main(["drift", "--work-dir", str(folder)], env=env) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "fleet: no cluster stacks in" in err
