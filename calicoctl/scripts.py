@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from calicoctl.helper import patch_json
+from calicoctl.provider import release_of
 from configuration import CalicoctlSettings, EtcdDatastore, KubernetesDatastore, Secret
 
 HELPER_SOURCE = (Path(__file__).parent / "helper.py").read_text(encoding="utf-8")
@@ -82,6 +83,26 @@ def datastore_environment(datastore: KubernetesDatastore | EtcdDatastore) -> dic
     }
 
 
+def _release_check(calicoctl: CalicoctlSettings) -> str:
+    """With calicoctl.version set, stop unless calicoctl is of that release (compared as calicoctl compares itself
+    with the cluster: the part before any '-'), as the provider does."""
+    if calicoctl.version is None:
+        return ""
+    executable = shlex.quote(calicoctl.path)
+    release = release_of(calicoctl.version)
+    return f"""\
+found=$({executable} version --client 2>/dev/null | sed -n 's/^Client Version:[[:space:]]*//p')
+case "${{found#v}}" in
+  {release} | {release}-*) ;;
+  *)
+    echo "calico-monitoring: calicoctl at $(command -v {executable}) is ${{found:-of a release it does not print}}," \
+      'but calico-monitoring:calicoctl.version is {calicoctl.version}' >&2
+    exit 1
+    ;;
+esac
+"""
+
+
 def _prologue(title: str, calicoctl: CalicoctlSettings) -> str:
     executable = shlex.quote(calicoctl.path)
     extra = " --allow-version-mismatch" if calicoctl.allow_version_mismatch else ""
@@ -97,7 +118,7 @@ if ! command -v {executable} >/dev/null 2>&1; then
   echo 'calico-monitoring: calicoctl not found: '{executable}' (set calico-monitoring:calicoctl.path)' >&2
   exit 127
 fi
-work=$(mktemp -d "${{TMPDIR:-/tmp}}/calico-monitoring.XXXXXXXX")
+{_release_check(calicoctl)}work=$(mktemp -d "${{TMPDIR:-/tmp}}/calico-monitoring.XXXXXXXX")
 trap 'rm -rf "$work"' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT

@@ -9,6 +9,7 @@ inputs the program registers on the mock engine; tests/e2e/test_faults.py runs t
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -284,3 +285,26 @@ def test_drift_check_accepts_require_or_warn(value):
     with pytest.raises(ConfigError) as raised:
         parse_settings(config)
     assert "calico-monitoring:calicoctl.driftCheck" in str(raised.value) and '"require" or "warn"' in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("found", "runs"), [("v3.31.0", True), ("v3.31.0-0.dev", True), ("v3.30.2", False), ("", False)]
+)
+def test_the_rendered_scripts_check_calicoctl_version_too(tmp_path, provider, sandbox, felix_patch, found, runs):
+    out = tmp_path / "rendered"
+    config = {
+        **KDD,
+        "calico-monitoring:renderYamlTo": str(out),
+        "calico-monitoring:felix": {"scrape": "service"},
+        "calico-monitoring:calicoctl": {"version": "v3.31.0"},
+    }
+    provider.create(felix_patch(config).props)
+    sandbox.seed("FelixConfiguration", "default", ORIGINAL)
+    script = out / "calicoctl" / "calico-monitoring-felix-calicoctl-patch.apply.sh"
+    env = {**os.environ, "FAKE_CALICOCTL_VERSION": found}
+    applied = subprocess.run([str(script)], env=env, capture_output=True, text=True, check=False)
+    assert (applied.returncode == 0) is runs, applied.stderr
+    if not runs:
+        expected = f"calicoctl at {sandbox.calicoctl} is {found or 'of a release it does not print'}, but "
+        assert expected + "calico-monitoring:calicoctl.version is v3.31.0" in applied.stderr
+        assert sandbox.resource("FelixConfiguration", "default")["spec"] == ORIGINAL
