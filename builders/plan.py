@@ -121,6 +121,15 @@ class ComponentPlan:
 
 
 @dataclass(frozen=True)
+class SelectedObject:
+    """A monitor or the rule, with the config keys that set its labels and its namespace."""
+
+    manifest: dict[str, Any]
+    labels_setting: str
+    namespace_setting: str
+
+
+@dataclass(frozen=True)
 class StackPlan:
     """Everything one stack creates and patches."""
 
@@ -129,6 +138,8 @@ class StackPlan:
     dashboards: tuple[dict[str, Any], ...]  # the dashboard ConfigMap manifests
     # The Calico object that must exist before anything is applied (None in render mode).
     required_object: ObjectRef | None
+    # Whether the preview checks that a Prometheus of the cluster selects the monitors and the rule.
+    prometheus_selection: str = "require"  # require, warn or off
 
     def component(self, name: str) -> ComponentPlan | None:
         return next((plan for plan in self.components if plan.component == name), None)
@@ -166,6 +177,17 @@ class StackPlan:
         created.extend((configmap, "dashboards.namespace") for configmap in self.dashboards)
         return created
 
+    def used_by_prometheus(self) -> list[SelectedObject]:
+        """The monitors and the rule: objects a Prometheus uses only if its selectors pick them."""
+        used = [
+            SelectedObject(plan.scrape.monitor, "podMonitor.labels", "podMonitor.namespace")
+            for plan in self.components
+            if plan.scrape is not None
+        ]
+        if self.rule is not None:
+            used.append(SelectedObject(self.rule, "alerts.labels", "alerts.namespace"))
+        return used
+
 
 def plan_stack(settings: Settings) -> StackPlan:
     """The plan of a stack; raises dashboards' DashboardError naming a bad dashboard import."""
@@ -192,7 +214,7 @@ def plan_stack(settings: Settings) -> StackPlan:
             required = ObjectRef(INSTALLATION[0], INSTALLATION[1], None, "default")
         elif components[0].patch is not None:
             required = components[0].patch.object
-    return StackPlan(tuple(components), rule, tuple(dashboards), required)
+    return StackPlan(tuple(components), rule, tuple(dashboards), required, settings.prometheus_selection)
 
 
 def rule_groups(settings: Settings, jobs: dict[str, str]) -> list[dict[str, Any]]:

@@ -5,7 +5,11 @@ CRDs, or without the Calico workload this program patches, fails the preview nam
 missing object, instead of an all-green preview and a failing `up`. So does an object of a
 name this stack creates that someone else made first (a hand-applied `felix` PodMonitor):
 Helm's `lookup`, run by pulumi-kubernetes' Chart v4 with the provider's own connection, is the
-one read that may find nothing without failing. Not used in render mode, which talks to no cluster.
+one read that may find nothing without failing. The same chart lists the cluster's Prometheus objects
+and fails the preview when none selects a monitor or the rule of this stack (prometheusSelection):
+Prometheus would never use them, though `up` succeeds. A chart can only fail, not warn, so `warn`
+reads nothing and warns with what a Prometheus must select. Not used in render mode, which talks to
+no cluster.
 """
 
 from __future__ import annotations
@@ -16,9 +20,16 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from builders.plan import StackPlan
+from builders.plan import SelectedObject, StackPlan
 
 PREFLIGHT_CHART = Path(__file__).parent / "preflight-chart"
+
+# The Prometheus spec fields that select objects of each kind, and their namespaces (prometheus-operator).
+PROMETHEUS_SELECTORS = {
+    "PodMonitor": ("podMonitorSelector", "podMonitorNamespaceSelector"),
+    "ServiceMonitor": ("serviceMonitorSelector", "serviceMonitorNamespaceSelector"),
+    "PrometheusRule": ("ruleSelector", "ruleNamespaceSelector"),
+}
 
 
 def object_in_the_way_check(manifest: dict[str, Any], remedy: str) -> dict[str, str]:
@@ -53,6 +64,55 @@ def objects_in_the_way_checks(plan: StackPlan) -> list[dict[str, str]]:
     ]
 
 
+def selection_check(selected: SelectedObject) -> dict[str, Any]:
+    """What the preflight chart needs to decide whether a Prometheus selects one monitor or the rule."""
+    metadata = selected.manifest["metadata"]
+    kind = selected.manifest["kind"]
+    selector, namespace_selector = PROMETHEUS_SELECTORS[kind]
+    return {
+        "kind": kind,
+        "namespace": metadata["namespace"],
+        "name": metadata["name"],
+        "labels": dict(metadata.get("labels") or {}),
+        "selector": selector,
+        "namespaceSelector": namespace_selector,
+        "labelsSetting": selected.labels_setting,
+        "namespaceSetting": selected.namespace_setting,
+    }
+
+
+def preflight_values(plan: StackPlan) -> dict[str, Any]:
+    """The preflight chart's values: the objects in the way it looks up, and, unless prometheusSelection says
+    otherwise, the monitors and rule a Prometheus of the cluster must select."""
+    values: dict[str, Any] = {"objects": objects_in_the_way_checks(plan)}
+    if plan.prometheus_selection == "require":
+        must_be_selected = [selection_check(selected) for selected in plan.used_by_prometheus()]
+        if must_be_selected:
+            values["mustBeSelected"] = must_be_selected
+    return values
+
+
+def selection_reminder(plan: StackPlan) -> str | None:
+    """With prometheusSelection `warn`, the warning of every run: what a Prometheus must select, unchecked."""
+    if plan.prometheus_selection != "warn":
+        return None
+    lines = []
+    for selected in plan.used_by_prometheus():
+        check = selection_check(selected)
+        labels = ",".join(f"{key}={value}" for key, value in sorted(check["labels"].items())) or "none"
+        lines.append(
+            f"- {check['kind']} {check['namespace']}/{check['name']} (labels {labels}): "
+            f"{check['selector']}, {check['namespaceSelector']}"
+        )
+    if not lines:
+        return None
+    return (
+        "calico-monitoring:prometheusSelection is warn, so the preview did not check that a Prometheus of the "
+        "cluster selects these objects this stack creates; Prometheus uses one only if a Prometheus' selectors "
+        "match its labels and its namespace:\n" + "\n".join(lines)
+    )
+
+
 class ClusterPrerequisites(pulumi.ComponentResource):
     def __init__(
         self,
@@ -83,15 +143,19 @@ class ClusterPrerequisites(pulumi.ComponentResource):
             self.reads.append(
                 k8s.apps.v1.DaemonSet.get(f"{name}-calico-node", f"{required.namespace}/{required.name}", opts=child)
             )
-        created = objects_in_the_way_checks(plan)
-        if created:
+        values = preflight_values(plan)
+        if values["objects"]:
             # After the CRD reads: Helm's lookup of a kind the API server does not serve is an error of its own.
+            # Named for its first check: another name would be a new resource in every existing stack.
             self.reads.append(
                 k8s.helm.v4.Chart(
                     f"{name}-objects-in-the-way",
                     chart=preflight_chart,
-                    values={"objects": created},
+                    values=values,
                     opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.reads)),
                 )
             )
+        reminder = selection_reminder(plan)
+        if reminder is not None:
+            pulumi.log.warn(reminder, resource=self)
         self.register_outputs({})

@@ -67,6 +67,14 @@ class Settings(Section):
     kube_controllers: KubeControllersSettings = setting(default_factory=KubeControllersSettings, accepts="an object")
     alerts: AlertSettings = setting(default_factory=AlertSettings, accepts="an object")
     dashboards: DashboardSettings = setting(default_factory=DashboardSettings, accepts="an object")
+    prometheus_selection: Literal["require", "warn", "off"] = setting(
+        "require",
+        accepts='"require", "warn" or "off"',
+        meaning="Whether a Prometheus of the cluster must select the monitors and the PrometheusRule (its monitor, "
+        "rule and namespace selectors, read at preview): `require` fails the preview when none does (nothing to "
+        "check without Prometheus objects); `warn` does not read them and warns with what a Prometheus must select; "
+        "`off` for a Prometheus outside the cluster.",
+    )
     verify: VerifySettings | None = setting(None, accepts="an object")
     render_yaml_to: Annotated[
         str | None, BeforeValidator(lambda v: None if v == "" else v), checked(is_non_empty_path)

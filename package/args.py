@@ -35,6 +35,12 @@ class AlertOverrideSeverity(StrEnum):
     INFO = "info"
 
 
+class CalicoMonitoringPrometheusSelection(StrEnum):
+    REQUIRE = "require"
+    WARN = "warn"
+    OFF = "off"
+
+
 class PrometheusServiceScheme(StrEnum):
     HTTP = "http"
     HTTPS = "https"
@@ -341,5 +347,7 @@ class CalicoMonitoringArgs(TypedDict):
     """an object."""
     dashboards: NotRequired[DashboardSettings]
     """an object."""
+    prometheus_selection: NotRequired[CalicoMonitoringPrometheusSelection]
+    """Whether a Prometheus of the cluster must select the monitors and the PrometheusRule (its monitor, rule and namespace selectors, read at preview): `require` fails the preview when none does (nothing to check without Prometheus objects); `warn` does not read them and warns with what a Prometheus must select; `off` for a Prometheus outside the cluster. Default: "require"."""
     verify: NotRequired[VerifySettings]
     """an object."""
