@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import random
 import shutil
 import socket
 import ssl
@@ -38,7 +39,8 @@ MAX_WORKERS = 10
 MAX_NODES = 255
 FIRST_PORT = 20000
 PORTS_PER_WORKER = 1000
-_port_offsets = itertools.count()
+# From a random point: two runs with the same worker index (two people's serial runs) rarely step in lockstep.
+_port_offsets = itertools.count(random.randrange(PORTS_PER_WORKER))
 
 
 def versions() -> dict[str, str]:
