@@ -23,7 +23,6 @@ from components.monitors import (
     with_alias,
 )
 from components.patches import PatchGiveBack, patch_options
-from components.restart_warning import warn_of_restarts
 
 CALICO_NODE_METRICS_PORT_TYPE = "calico-monitoring:index:CalicoNodeMetricsPort"
 FELIX_POD_MONITOR_TYPE = "calico-monitoring:index:FelixPodMonitor"
@@ -84,8 +83,6 @@ class CalicoNodeMetricsPort(pulumi.ComponentResource):
         self.rollout = pulumi.Output.all(live.metadata, live.status).apply(
             lambda parts: rollout_status(plain(parts[0]), plain(parts[1]))
         )
-        # A preview reads the DaemonSet as it is, before the patch: what adding the port will restart.
-        warn_of_restarts("felix", planned, self.patch, live.spec, live.status)
         self.register_outputs({"rollout": self.rollout})
 
 

@@ -51,12 +51,12 @@ class KubeControllersMetrics(pulumi.ComponentResource):
                 opts=patch_options(patch_name, plan.patch, self, args.give_back),
             )
             ready.append(patch)
-            # Read after the patch: a preview sees the Deployment as it is, before the port is declared.
+            # Independent of the patch: a read that waits for a resource the preview would create yields nothing.
             deployment = plan.patch.object
             live = k8s.apps.v1.Deployment.get(
                 f"{name}-live-deployment",
                 f"{deployment.namespace}/{deployment.name}",
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[patch]),
+                opts=pulumi.ResourceOptions(parent=self),
             )
             warn_of_restarts("kube-controllers", plan.patch, patch, live.spec)
         self.monitor = scrape_component(name, plan.scrape, parent=self, depends_on=ready)

@@ -21,6 +21,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from builders.plan import SelectedObject, StackPlan
+from components.restart_warning import warn_of_restarts
 
 PREFLIGHT_CHART = Path(__file__).parent / "preflight-chart"
 
@@ -113,6 +114,21 @@ def selection_reminder(plan: StackPlan) -> str | None:
     )
 
 
+def warn_before_restarts(
+    plan: StackPlan,
+    component: str,
+    read: pulumi.Resource,
+    spec: pulumi.Output[Any],
+    status: pulumi.Output[Any] | None = None,
+) -> None:
+    """The preview's word on what the component's workload patch restarts, from the object this prerequisite
+    read found. Read here, before and independent of the patch: a read that waits for a resource the preview
+    would create yields nothing known."""
+    component_plan = plan.component(component)
+    if component_plan is not None and component_plan.patch is not None:
+        warn_of_restarts(component, component_plan.patch, read, spec, status)
+
+
 class ClusterPrerequisites(pulumi.ComponentResource):
     def __init__(
         self,
@@ -130,19 +146,21 @@ class ClusterPrerequisites(pulumi.ComponentResource):
         ]
         required = plan.required_object
         if required is not None and required.kind == "Installation":
-            self.reads.append(
-                k8s.apiextensions.CustomResource.get(
-                    f"{name}-tigera-operator-installation-{required.name}",
-                    api_version=required.api_version,
-                    kind=required.kind,
-                    id=required.name,
-                    opts=child,
-                )
+            # A plain CustomResource declaring `spec`, which the restart warning reads (k8s's get declares none).
+            installation = pulumi.CustomResource(
+                f"kubernetes:{required.api_version}:{required.kind}",
+                f"{name}-tigera-operator-installation-{required.name}",
+                {"spec": None},
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(id=required.name)),
             )
+            self.reads.append(installation)
+            warn_before_restarts(plan, "typha", installation, installation.spec)
         elif required is not None:
-            self.reads.append(
-                k8s.apps.v1.DaemonSet.get(f"{name}-calico-node", f"{required.namespace}/{required.name}", opts=child)
+            calico_node = k8s.apps.v1.DaemonSet.get(
+                f"{name}-calico-node", f"{required.namespace}/{required.name}", opts=child
             )
+            self.reads.append(calico_node)
+            warn_before_restarts(plan, "felix", calico_node, calico_node.spec, calico_node.status)
         values = preflight_values(plan)
         if values["objects"]:
             # After the CRD reads: Helm's lookup of a kind the API server does not serve is an error of its own.

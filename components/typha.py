@@ -43,15 +43,6 @@ class TyphaMetrics(pulumi.ComponentResource):
                 patch=True,
                 options=patch_options(patch_name, planned, self, args.give_back),
             )
-            # Read after the patch: a preview sees the Installation as it is, `up` as patched. Read as a plain
-            # CustomResource declaring `spec`, the output wanted (k8s's CustomResource.get declares none).
-            installation = pulumi.CustomResource(
-                f"kubernetes:{planned.object.api_version}:{planned.object.kind}",
-                f"{name}-live-installation",
-                {"spec": None},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.enable], id=planned.object.name),
-            )
-            warn_of_restarts("typha", planned, self.enable, installation.spec)
         else:
             manifest = planned.manifest
             deployment = planned.object

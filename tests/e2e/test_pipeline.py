@@ -95,6 +95,28 @@ def firing(prometheus, alert: str) -> list[dict]:
     ]
 
 
+RESTARTS = "`pulumi up` adds"
+SERVICE_SCRAPE = "`pulumi config set --path calico-monitoring:felix.scrape service`"
+
+
+def first_up_restarts(nodes: int) -> list[str]:
+    """What the preview of the first `up` says each patch restarts, on Calico's own manifests (calico-typha.yaml:
+    calico-node maxUnavailable 1, calico-typha 1 replica with maxSurge 100%, kube-controllers Recreate)."""
+    return [
+        f"{RESTARTS} Felix's metrics port to DaemonSet kube-system/calico-node: its {nodes} pods restart, 1 at a time "
+        f"(maxUnavailable 1), in {nodes} rounds that each wait for the new pod to be ready; `pulumi destroy` removes "
+        "it and restarts them again. To leave DaemonSet kube-system/calico-node alone, scrape through a Service "
+        f"instead: {SERVICE_SCRAPE}.",
+        f"{RESTARTS} Typha's metrics settings to Deployment kube-system/calico-typha: its pod restarts (maxSurge "
+        "100%, maxUnavailable 1); `pulumi destroy` removes them and restarts it again. Typha reads its metrics "
+        "settings only when it starts, so no scrape mode avoids this.",
+        f"{RESTARTS} calico-kube-controllers' metrics port to Deployment kube-system/calico-kube-controllers: its pod "
+        "stops, then a new one starts (strategy Recreate); `pulumi destroy` removes it and restarts it again. To "
+        "leave Deployment kube-system/calico-kube-controllers alone, scrape through a Service instead: "
+        f"{SERVICE_SCRAPE}.",
+    ]
+
+
 def test_pod_scrape_on_simulated_nodes_end_to_end(make_cluster, make_stack, make_pipeline):
     nodes, interval = 5, "2s"
     cluster = make_cluster(nodes=nodes, typha=True)
@@ -105,6 +127,10 @@ def test_pod_scrape_on_simulated_nodes_end_to_end(make_cluster, make_stack, make
     assert felix_listeners(pipeline) == [], "Felix metrics were on before the program ran"
     stack = make_stack(cluster, pipeline_config(interval=interval, typha=True))
 
+    # Before anything changes, the preview says what the first `up` restarts, read from the live workloads.
+    previewed = stack.preview().stdout
+    for message in first_up_restarts(nodes):
+        assert f"warning: {message}" in previewed, previewed
     stack.up()
     rollout_seconds = wait_for(
         "the calico-node rollout", lambda: daemonset_settled(api, "kube-system", "calico-node", nodes), 300
@@ -144,6 +170,8 @@ def test_pod_scrape_on_simulated_nodes_end_to_end(make_cluster, make_stack, make
     stack.up("--expect-no-changes")
     time.sleep(2 * seconds(interval))
     assert set(watch.rollouts().values()) == {0}, "a re-run must not roll calico-node"
+    quiet = stack.preview("--expect-no-changes").stdout
+    assert RESTARTS not in quiet, f"a re-run restarts nothing, yet its preview says so:\n{quiet}"
 
     # Someone turns metrics off by hand: targets go down, the breadth alert fires; `up` repairs it.
     cluster.calicoctl("patch", "felixConfiguration", "default", "-p", '{"spec":{"prometheusMetricsEnabled":false}}')
@@ -277,7 +305,18 @@ def test_operator_install_rolls_no_calico_node_pod(make_cluster, make_stack):
     wait_for("calico-system/calico-node", lambda: daemonset_settled(api, "calico-system", "calico-node", nodes), 120)
     watch = PodUidWatch(api, "calico-system", "k8s-app=calico-node")
     stack = make_stack(cluster, example_config("example-operator"))
+    # What the operator restarts instead: Typha, once the Installation asks for its metrics.
+    typha_rollout = (
+        "warning: `pulumi up` sets typhaMetricsPort 9093 on Installation default: the Tigera operator then turns "
+        "Typha's metrics on in Deployment calico-system/calico-typha, which restarts its pods at the pace the "
+        "operator sets; `pulumi destroy` removes it and the operator restarts them again. Typha reads its metrics "
+        "settings only when it starts, so no scrape mode avoids this."
+    )
+    previewed = stack.preview().stdout
+    assert typha_rollout in previewed, previewed
+    assert RESTARTS not in previewed.replace(typha_rollout, ""), previewed
     stack.up()
+    assert "typhaMetricsPort" not in stack.preview().stdout  # the Installation has it now: nothing to restart
     time.sleep(5)  # long enough for a rollout to have started, were there one
     assert daemonset_settled(api, "calico-system", "calico-node", nodes)
     assert set(watch.rollouts().values()) == {0}

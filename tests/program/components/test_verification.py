@@ -91,7 +91,7 @@ def test_up_reports_the_targets_of_each_job(stub):
         ("kubernetes:apps/v1:DaemonSet", "kube-system/calico-node"),  # calicoNodeRollout's read
         ("kubernetes:apps/v1:DaemonSet", "kube-system/calico-node"),  # the prerequisites' read
         ("kubernetes:apps/v1:Deployment", "kube-system/calico-kube-controllers"),
-        # The read after kube-controllers' port patch, whose preview says what adding the port restarts.
+        # kube-controllers' Deployment as it is before its port patch: what the preview says adding the port restarts.
         ("kubernetes:apps/v1:Deployment", "kube-system/calico-kube-controllers"),
     ]
     # Everything else is as without verify.
