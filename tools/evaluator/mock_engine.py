@@ -87,6 +87,8 @@ class Registration:
 class Evaluation:
     registrations: list[Registration] = field(default_factory=list)
     reads: list[tuple[str, str, str]] = field(default_factory=list)  # (type, name, id) of every `.get`
+    # The URNs each read waits for, by its name: a preview reads an object only when none of them is being created.
+    read_dependencies: dict[str, list[str]] = field(default_factory=dict)
     stack_outputs: dict[str, Any] = field(default_factory=dict)
 
     def by_type(self, type_token: str) -> list[Registration]:
@@ -147,6 +149,7 @@ class RecordingMonitor(MockMonitor):
     def ReadResource(self, request):
         response = super().ReadResource(request)
         self.evaluation.reads.append((request.type, request.name, request.id))
+        self.evaluation.read_dependencies[request.name] = sorted(request.dependencies)
         return response
 
 

@@ -106,3 +106,26 @@ def test_an_operator_install_warns_until_the_installation_has_typhas_port(caplog
             "only when it starts, so no scrape mode avoids this."
         ][:expected]
     )
+
+
+@pytest.mark.parametrize(
+    ("config", "reads"),
+    [
+        (
+            {"calico-monitoring:typha": {"enabled": True}},
+            [
+                "calico-monitoring-prerequisites-calico-node",
+                "calico-monitoring-typha-live-deployment",
+                "calico-monitoring-kube-controllers-live-deployment",
+            ],
+        ),
+        (
+            {"calico-monitoring:install": "operator"},
+            ["calico-monitoring-prerequisites-tigera-operator-installation-default"],
+        ),
+    ],
+)
+def test_the_warnings_read_objects_before_and_apart_from_the_patches(config, reads):
+    # A read that waits for a resource the preview would create gives nothing known (seen on the real engine).
+    evaluation = evaluate({**KDD, **config}, outputs=Cluster(), preview=True)
+    assert {name: evaluation.read_dependencies[name] for name in reads} == {name: [] for name in reads}
