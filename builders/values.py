@@ -149,10 +149,7 @@ def is_grafana_url(text: str) -> bool:
     """A base URL of Grafana as people open it: http(s), no user, query, fragment or whitespace (the alerts
     link it, and a link refuses whitespace)."""
     return (
-        http_url_parts(text) is not None
-        and "?" not in text
-        and "#" not in text
-        and not any(c.isspace() for c in text)
+        http_url_parts(text) is not None and "?" not in text and "#" not in text and not any(c.isspace() for c in text)
     )
 
 
