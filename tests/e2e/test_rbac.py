@@ -14,6 +14,7 @@ import yaml
 
 from tests.e2e.conftest import ROOT, Cluster
 from tests.e2e.test_manifest_install import example_config, spec_of
+from tests.e2e.test_prometheus_selection import kube_prometheus_stack_prometheus
 from tests.e2e.test_stacks import install_operator_installation
 
 pytestmark = pytest.mark.e2e
@@ -78,11 +79,15 @@ class Identity:
 
 
 def prepare(make_cluster, install: str) -> tuple[Cluster, dict]:
+    """A cluster of the install type with a Prometheus object that selects the stack (the selection check reads
+    every Prometheus and the monitors' namespace), and the stack's config."""
     if install == "operator":
         cluster = make_cluster()
         install_operator_installation(cluster)
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(kube_prometheus_stack_prometheus()))
         return cluster, example_config("example-operator")
     cluster = make_cluster(typha=True)
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(kube_prometheus_stack_prometheus()))
     config = example_config("example-kdd")
     config["calico-monitoring:typha"] = {"enabled": True}
     if install == "manifest-service-scrape":
@@ -129,6 +134,13 @@ def test_a_missing_rule_fails_the_run_naming_the_permission(make_cluster, make_s
     assert refused(
         output, "calico-monitoring-preview-e2e", "get", "customresourcedefinitions", "apiextensions.k8s.io"
     ), output[-3000:]
+    # The Prometheus selection check lists every Prometheus (Helm's lookup, run by the chart).
+    apply_rbac(cluster, without(preview, "prometheuses", "list") + up)
+    failed = stack.preview(check=False)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    user = "calico-monitoring-preview-e2e"
+    assert refused(output, user, "list", "prometheuses", "monitoring.coreos.com"), output[-3000:]
 
     apply_rbac(cluster, preview + without(up, "felixconfigurations", "update"))
     identity.use("up")
