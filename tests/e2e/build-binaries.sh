@@ -3,7 +3,8 @@
 # one folder per binary and version, and skips what is already there.
 #
 #   tests/e2e/build-binaries.sh [name ...]     names: modules kubernetes calicoctl pulumi pulumi-kubernetes
-#                                              pulumi-yaml sdkgen kwok prometheus-operator prometheus etcd
+#                                              pulumi-yaml sdkgen chart-render kwok prometheus-operator
+#                                              prometheus etcd
 #
 # Cache: $CALICO_MONITORING_E2E_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/calico-monitoring/e2e.
 # Nothing is downloaded except Go modules through the machine's Go module proxy.
@@ -51,6 +52,7 @@ build() {
 }
 
 sdkgen_key() { sha256sum "$here/sdkgen/main.go" | cut -c1-12; }
+chart_render_key() { sha256sum "$here/chart_render/main.go" | cut -c1-12; }
 
 origin_hash() { # the commit behind a module version, from the proxy's record
   go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Origin"]["Hash"])'
@@ -151,6 +153,19 @@ build_sdkgen() {
   go build -trimpath -ldflags "-s -w" -o "$bin/sdkgen" .
 }
 
+build_chart_render() {
+  local bin=$1 gomod helm
+  # Our own tool (tests/e2e/chart_render): Helm's template engine at the release pulumi-kubernetes renders
+  # charts with (read from the provider module's go.mod), its lookups answered from given objects.
+  gomod=$(go mod download -json "github.com/pulumi/pulumi-kubernetes/provider/v4@$PULUMI_KUBERNETES_PROVIDER_MODULE_VERSION" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  helm=$(sed -n 's#^[[:space:]]*helm\.sh/helm/v3 \(v[^ ]*\).*#\1#p' "$gomod")
+  cp "$here/chart_render/main.go" .
+  go get "helm.sh/helm/v3@$helm"
+  go mod tidy
+  go build -trimpath -ldflags "-s -w" -o "$bin/chart-render" .
+}
+
 build_kwok() {
   local bin=$1
   go get -tool "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
@@ -193,7 +208,7 @@ fetch_modules() {
     "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION"
 }
 
-names=${*:-modules kubernetes calicoctl pulumi pulumi-kubernetes pulumi-yaml sdkgen kwok prometheus-operator prometheus etcd}
+names=${*:-modules kubernetes calicoctl pulumi pulumi-kubernetes pulumi-yaml sdkgen chart-render kwok prometheus-operator prometheus etcd}
 for name in $names; do
   case $name in
     modules) log "modules: downloading calico $CALICO_VERSION and prometheus-operator $PROMETHEUS_OPERATOR_VERSION"; fetch_modules ;;
@@ -205,11 +220,12 @@ for name in $names; do
     pulumi-yaml) build pulumi-yaml "$PULUMI_YAML_VERSION" build_pulumi_yaml pulumi-language-yaml ;;
     # Keyed by the CLI release and the source, so an edit of main.go rebuilds it.
     sdkgen) build sdkgen "$PULUMI_VERSION-$(sdkgen_key)" build_sdkgen sdkgen ;;
+    chart-render) build chart-render "v$PULUMI_KUBERNETES_VERSION-$(chart_render_key)" build_chart_render chart-render ;;
     kwok) build kwok "$KWOK_VERSION" build_kwok kwok ;;
     prometheus-operator) build prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" build_prometheus_operator prometheus-operator ;;
     prometheus) build prometheus "$PROMETHEUS_VERSION" build_prometheus prometheus promtool ;;
     etcd) build etcd "$ETCD_VERSION" build_etcd etcd ;;
-    *) echo "build-binaries: unknown binary '$name' (known: modules kubernetes calicoctl pulumi pulumi-kubernetes pulumi-yaml sdkgen kwok prometheus-operator prometheus etcd)" >&2; exit 2 ;;
+    *) echo "build-binaries: unknown binary '$name' (known: modules kubernetes calicoctl pulumi pulumi-kubernetes pulumi-yaml sdkgen chart-render kwok prometheus-operator prometheus etcd)" >&2; exit 2 ;;
   esac
 done
 log "cache: $cache"
