@@ -101,19 +101,26 @@ def error_text(error: Exception, log: EventLog | None) -> str:
     if log is not None and log.errors:
         return "\n".join(dict.fromkeys(log.errors))
     if isinstance(error, CommandError):
-        lines = [line for line in str(error).splitlines() if line.strip()]
+        # str(CommandError) is "code: N / stdout: ... / stderr: ...": the CLI's own error is in stderr.
+        said = str(error)
+        stderr = said.split("\n stderr: ", 1)[1] if "\n stderr: " in said else said
+        lines = [line.strip() for line in stderr.splitlines() if line.strip()] or [said.strip()]
         return "\n".join(lines[-6:])
     return f"{type(error).__name__}: {error}"
 
 
+# preview and up refresh first (`--refresh`, as Pulumi Deployments' drift remediation runs `up`): without it, an
+# object deleted by hand stays in the state and `up` never puts it back.
+
+
 def preview(stack: Stack, plan: StackPlan, result: StackResult, log: EventLog) -> None:
-    outcome = stack.preview(on_event=log, color="never")
+    outcome = stack.preview(on_event=log, color="never", refresh=True)
     result.changes = change_counts(outcome.change_summary)
     result.restarts = restarted_workloads(plan, log.steps)
 
 
 def up(stack: Stack, plan: StackPlan, result: StackResult, log: EventLog) -> None:
-    outcome = stack.up(on_event=log, color="never")
+    outcome = stack.up(on_event=log, color="never", refresh=True)
     result.changes = change_counts(outcome.summary.resource_changes)
     result.restarts = restarted_workloads(plan, log.steps)
     targets = outcome.outputs.get("scrapeTargets")
@@ -172,7 +179,13 @@ def run(job: StackJob) -> StackResult:
     versions: dict[str, tuple[str | None, str | None]] = {}
     reader = None
     try:
-        workspace = SideBySideWorkspace(work_dir=str(work_dir), program=project_program(work_dir))
+        workspace = SideBySideWorkspace(
+            work_dir=str(work_dir),
+            program=project_program(work_dir),
+            # PULUMI_SKIP_CONFIRMATIONS=true (usual in CI) makes the CLI add --yes, which it refuses beside
+            # `refresh --preview-only`; every operation here says what it confirms itself.
+            env_vars={"PULUMI_SKIP_CONFIRMATIONS": "false"},
+        )
         stack = Stack.select(job.stack, workspace)
         try:
             settings = stack_settings(workspace, job.stack)

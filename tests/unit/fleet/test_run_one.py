@@ -100,3 +100,11 @@ def test_verify_needs_an_up_that_recorded_the_expected_targets_and_a_prometheus_
     )
     unreadable = verified("http://127.0.0.1:9", {"scrapeTargets": {"monitoring/felix": {"up": 2, "expected": 2}}})
     assert unreadable.error.startswith("calico-monitoring:verify: cannot read Prometheus at http://127.0.0.1:9")
+
+
+def test_a_cli_failure_is_reported_by_what_the_cli_said_on_stderr():
+    from pulumi.automation._cmd import CommandResult
+    from pulumi.automation.errors import CommandError
+
+    failure = CommandError(CommandResult(stdout="Previewing update\n", stderr="error: getwd: gone\n", code=1))
+    assert error_text(failure, EventLog(refresh=True)) == "error: getwd: gone"
