@@ -7,18 +7,21 @@ process logs to a file in the run's folder and is stopped by the fixtures.
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import itertools
 import json
 import os
-import random
 import shutil
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 HERE = Path(__file__).resolve().parent
 CALICO_MODULE = "github.com/projectcalico/calico"
@@ -33,14 +36,15 @@ KWOK_STAGES = (
     "pod/fast/pod-complete.yaml",
     "pod/fast/pod-delete.yaml",
 )
-# Parallel workers: worker w's simulated nodes are in 127.(10+w).0.0/16, their pod CIDRs in 127.(20+w).0.0/16,
-# its ports in FIRST_PORT + PORTS_PER_WORKER * w onwards.
-MAX_WORKERS = 10
+# Every e2e process (each pytest-xdist worker, a serial run, make demo) holds an address slot s of its own
+# (address_slot): its simulated nodes are in 127.(10+s).0.0/16, their pod CIDRs in 127.(20+s).0.0/16, its
+# loopback ports from FIRST_PORT + PORTS_PER_SLOT * s.
+MAX_SLOTS = 10
 MAX_NODES = 255
 FIRST_PORT = 20000
-PORTS_PER_WORKER = 1000
-# From a random point: two runs with the same worker index (two people's serial runs) rarely step in lockstep.
-_port_offsets = itertools.count(random.randrange(PORTS_PER_WORKER))
+PORTS_PER_SLOT = 1000
+SLOTS_DIR = Path(tempfile.gettempdir()) / "calico-monitoring-e2e-slots"
+_port_offsets = itertools.count()
 
 
 def versions() -> dict[str, str]:
@@ -143,36 +147,51 @@ def prometheus_operator_crds() -> list[Path]:
     return sorted((root / "example" / "prometheus-operator-crd").glob("monitoring.coreos.com_*.yaml"))
 
 
-def worker_index() -> int:
-    """Which pytest-xdist worker this process is (gw0 -> 0, gw1 -> 1); 0 outside xdist (a serial run, make demo).
+@functools.cache
+def _held_slot() -> tuple[int, IO]:
+    SLOTS_DIR.mkdir(exist_ok=True)
+    preferred = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")) % MAX_SLOTS
+    for slot in [*range(preferred, MAX_SLOTS), *range(preferred)]:
+        lock = (SLOTS_DIR / f"slot-{slot}.lock").open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        return slot, lock
+    raise RuntimeError(f"e2e: all {MAX_SLOTS} address slots are held by other e2e processes (locks in {SLOTS_DIR})")
 
-    Scenarios run on parallel workers: each worker gets its own addresses for simulated nodes and pods
-    and its own range of loopback ports, so two scenarios running at once never bind the same ones.
+
+def address_slot() -> int:
+    """This process's block of addresses and ports, held (a lock in SLOTS_DIR) until the process ends.
+
+    Scenarios run on parallel pytest-xdist workers, and someone may run a scenario while a whole run
+    goes on: every such process gets a slot no other holds, so two scenarios running at once never bind
+    the same address or port. A worker tries its own number first (gw1: slot 1), anything else slot 0.
     """
-    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    index = int(name.removeprefix("gw"))
-    if index >= MAX_WORKERS:
-        raise RuntimeError(f"e2e: at most {MAX_WORKERS} parallel workers have addresses of their own; {name} has none")
-    return index
+    return _held_slot()[0]
+
+
+def port_range(slot: int) -> range:
+    """The loopback ports of ``slot``: below Linux's ephemeral range (32768-60999), from which outgoing
+    connections and other programs' port-0 listeners take theirs, so a port stays free until the
+    process it is for binds it."""
+    first = FIRST_PORT + PORTS_PER_SLOT * slot
+    return range(first, first + PORTS_PER_SLOT)
 
 
 def free_port() -> int:
-    """A loopback port nothing listens on, from this worker's range.
-
-    The ranges lie below Linux's ephemeral range (32768-60999), from which outgoing connections and
-    other programs' port-0 listeners take theirs; so the port stays free until the process it is for
-    binds it, unless that process is slow and the worker's range has gone round.
-    """
-    first = FIRST_PORT + PORTS_PER_WORKER * worker_index()
-    for _ in range(PORTS_PER_WORKER):
-        port = first + next(_port_offsets) % PORTS_PER_WORKER
+    """A loopback port nothing listens on, from this process's slot."""
+    ports = port_range(address_slot())
+    for _ in ports:
+        port = ports[next(_port_offsets) % len(ports)]
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:  # in use, or in TIME_WAIT from an earlier scenario
                 continue
             return port
-    raise RuntimeError(f"e2e: no free loopback port in {first}-{first + PORTS_PER_WORKER - 1}")
+    raise RuntimeError(f"e2e: no free loopback port in {ports.start}-{ports.stop - 1}")
 
 
 def openssl(*args: str, cwd: Path) -> None:
@@ -439,17 +458,17 @@ class Kwok:
         self.process.stop()
 
 
-def node_address(number: int) -> str:
-    """The InternalIP of simulated node ``number`` (1-based): 127.10.x.y on the first worker (127.11.x.y on
-    the second, ...), never 127.0.0.1."""
+def node_address(number: int, slot: int | None = None) -> str:
+    """The InternalIP of simulated node ``number`` (1-based): 127.10.x.y in slot 0 (127.11.x.y in slot 1,
+    ...), never 127.0.0.1."""
     check_node_number(number)
-    return f"127.{10 + worker_index()}.{number // 250}.{number % 250 + 1}"
+    return f"127.{10 + (address_slot() if slot is None else slot)}.{number // 250}.{number % 250 + 1}"
 
 
-def node_pod_cidr(number: int) -> str:
-    """The pod CIDR of simulated node ``number``: 127.20.<number>.0/24 on the first worker (127.21... on the second)."""
+def node_pod_cidr(number: int, slot: int | None = None) -> str:
+    """The pod CIDR of simulated node ``number``: 127.20.<number>.0/24 in slot 0 (127.21... in slot 1, ...)."""
     check_node_number(number)
-    return f"127.{20 + worker_index()}.{number}.0/24"
+    return f"127.{20 + (address_slot() if slot is None else slot)}.{number}.0/24"
 
 
 def check_node_number(number: int) -> None:

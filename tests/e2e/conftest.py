@@ -9,7 +9,7 @@ non-default values), and a copy of the program with its own stack and state.
 
 `make e2e` runs the scenarios on parallel pytest-xdist workers: each worker has a session of its
 own (its folders, etcd, decoy and Pulumi home) and addresses and ports of its own
-(cluster.worker_index); the controller prints the measurements of all of them at the end.
+(cluster.address_slot); the controller prints the measurements of all of them at the end.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ once apart (addresses, ports), and the summary the controller prints once for al
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import ipaddress
 import itertools
 import os
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import cluster
-from tests.e2e.cluster import MAX_NODES, MAX_WORKERS, free_port, node_address, node_pod_cidr
+from tests.e2e.cluster import MAX_NODES, MAX_SLOTS, address_slot, free_port, node_address, node_pod_cidr, port_range
 
 pytestmark = pytest.mark.e2e
 
@@ -23,85 +24,117 @@ ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 
 
-def addresses_of(worker: str | None, monkeypatch) -> tuple[set, list]:
-    """The node addresses and pod networks of a largest cluster on ``worker`` (None: outside xdist)."""
-    if worker is None:
-        monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
-    else:
-        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+def blocks(slot: int) -> tuple[set, set[int], set[int]]:
+    """A largest cluster's node addresses in ``slot``, the /24 blocks they fall in, and its pod CIDRs as /24 blocks."""
     numbers = range(1, MAX_NODES + 1)
-    nodes = {ipaddress.ip_address(node_address(n)) for n in numbers}
-    pods = [ipaddress.ip_network(node_pod_cidr(n)) for n in numbers]
-    return nodes, pods
+    nodes = {ipaddress.ip_address(node_address(n, slot)) for n in numbers}
+    pods = [ipaddress.ip_network(node_pod_cidr(n, slot)) for n in numbers]
+    assert all(a in LOOPBACK and a != ipaddress.ip_address("127.0.0.1") for a in nodes)
+    assert all(p.subnet_of(LOOPBACK) and p.prefixlen == 24 for p in pods)
+    return nodes, {int(a) >> 8 for a in nodes}, {int(p.network_address) >> 8 for p in pods}
 
 
-def blocks_of(nodes: set, pods: list) -> tuple[set[int], set[int]]:
-    """The /24 blocks the node addresses fall in, and the pod CIDRs (all /24s) as blocks."""
-    assert all(p.prefixlen == 24 for p in pods)
-    return {int(a) >> 8 for a in nodes}, {int(p.network_address) >> 8 for p in pods}
-
-
-def test_every_worker_has_loopback_addresses_no_other_worker_uses(monkeypatch):
+def test_every_slot_has_loopback_addresses_no_other_slot_uses():
     assert MAX_NODES >= 200, "the 200-node scenario must fit"
     other_nodes: set = set()
     other_node_blocks: set[int] = set()
     other_pod_blocks: set[int] = set()
-    for index in range(MAX_WORKERS):
-        nodes, pods = addresses_of(f"gw{index}", monkeypatch)
-        node_blocks, pod_blocks = blocks_of(nodes, pods)
+    for slot in range(MAX_SLOTS):
+        nodes, node_blocks, pod_blocks = blocks(slot)
         assert len(nodes) == MAX_NODES and len(pod_blocks) == MAX_NODES
-        assert all(a in LOOPBACK and a != ipaddress.ip_address("127.0.0.1") for a in nodes)
-        assert all(p.subnet_of(LOOPBACK) for p in pods)
         assert not node_blocks & pod_blocks, "a node address inside a pod CIDR"
-        assert not nodes & other_nodes, f"gw{index} shares node addresses with another worker"
-        assert not pod_blocks & other_pod_blocks, f"gw{index} shares pod CIDRs with another worker"
+        assert not nodes & other_nodes, f"slot {slot} shares node addresses with another slot"
+        assert not pod_blocks & other_pod_blocks, f"slot {slot} shares pod CIDRs with another slot"
         assert not node_blocks & other_pod_blocks and not pod_blocks & other_node_blocks, (
-            f"a node address of gw{index} inside another worker's pod CIDR, or the reverse"
+            f"a node address of slot {slot} inside another slot's pod CIDR, or the reverse"
         )
         other_nodes |= nodes
         other_node_blocks |= node_blocks
         other_pod_blocks |= pod_blocks
 
 
-def test_a_serial_run_uses_the_first_workers_addresses(monkeypatch):
-    assert addresses_of(None, monkeypatch) == addresses_of("gw0", monkeypatch)
-    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
-    assert node_address(1) == "127.10.0.2" and node_pod_cidr(1) == "127.20.1.0/24"
+def test_slot_0_has_the_addresses_of_a_serial_run_before_slots():
+    assert node_address(1, 0) == "127.10.0.2" and node_pod_cidr(1, 0) == "127.20.1.0/24"
+    assert node_address(200, 0) == "127.10.0.201" and node_pod_cidr(200, 0) == "127.20.200.0/24"
 
 
-def test_beyond_the_address_blocks_is_refused_with_the_limit(monkeypatch):
-    monkeypatch.setenv("PYTEST_XDIST_WORKER", f"gw{MAX_WORKERS}")
-    with pytest.raises(RuntimeError, match=f"at most {MAX_WORKERS} parallel workers"):
-        node_address(1)
-    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+def test_a_node_beyond_the_limit_is_refused_naming_it():
     with pytest.raises(ValueError, match=f"nodes 1 to {MAX_NODES}"):
-        node_pod_cidr(MAX_NODES + 1)
+        node_pod_cidr(MAX_NODES + 1, 0)
 
 
-def test_ports_come_from_the_workers_own_range_below_the_ephemeral_one(monkeypatch):
-    ranges = []
-    for index in range(MAX_WORKERS):
-        monkeypatch.setenv("PYTEST_XDIST_WORKER", f"gw{index}")
-        first = cluster.FIRST_PORT + cluster.PORTS_PER_WORKER * index
-        port = free_port()
-        assert first <= port < first + cluster.PORTS_PER_WORKER
-        ranges.append(range(first, first + cluster.PORTS_PER_WORKER))
-    assert all(a[-1] < b[0] for a, b in itertools.pairwise(ranges))
+def test_the_port_ranges_of_the_slots_are_apart_and_below_the_ephemeral_range():
+    ranges = [port_range(slot) for slot in range(MAX_SLOTS)]
+    assert all(a.stop <= b.start for a, b in itertools.pairwise(ranges))
     ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
     if ephemeral.exists():
         low = int(ephemeral.read_text().split()[0])
-        assert ranges[-1][-1] < low, f"worker ports reach the ephemeral range (from {low})"
+        assert ranges[-1].stop <= low, f"slot ports reach the ephemeral range (from {low})"
+    assert free_port() in port_range(address_slot())
 
 
 def test_a_port_in_use_is_skipped(monkeypatch):
-    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
-    monkeypatch.setattr(cluster, "_port_offsets", iter(range(cluster.PORTS_PER_WORKER)))
+    ports = port_range(address_slot())
+    monkeypatch.setattr(cluster, "_port_offsets", iter(range(len(ports))))
     with socket.socket() as taken:
-        # The port the worker hands out next, held here (or by a server of this session already).
+        # The port handed out next, held here (or already by a server of this session).
         with contextlib.suppress(OSError):
-            taken.bind(("127.0.0.1", cluster.FIRST_PORT))
-        port = free_port()
-    assert cluster.FIRST_PORT < port < cluster.FIRST_PORT + cluster.PORTS_PER_WORKER
+            taken.bind(("127.0.0.1", ports[0]))
+        assert free_port() in ports[1:]
+
+
+CLAIM = "import sys; from tests.e2e.cluster import address_slot; print(address_slot(), flush=True); sys.stdin.read()"
+
+
+def claim(worker: str | None) -> subprocess.Popen:
+    """A process that holds a slot until its stdin closes; its slot is the first line it prints."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTEST_XDIST_WORKER"}
+    env["PYTHONPATH"] = str(ROOT)
+    if worker:
+        env["PYTEST_XDIST_WORKER"] = worker
+    return subprocess.Popen(
+        [sys.executable, "-c", CLAIM], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+
+
+def held(slot: int) -> bool:
+    with (cluster.SLOTS_DIR / f"slot-{slot}.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return False
+
+
+def test_processes_running_at_once_hold_different_slots():
+    mine = address_slot()
+    # Two workers asking for this process's slot, and two serial runs: all get other slots.
+    processes = [claim(f"gw{mine}"), claim(f"gw{mine}"), claim(None), claim(None)]
+    try:
+        slots = [int(process.stdout.readline()) for process in processes]
+    finally:
+        for process in processes:
+            process.communicate("")
+    assert len({mine, *slots}) == 5, slots
+    free = next(slot for slot in range(MAX_SLOTS - 1, -1, -1) if not held(slot))
+    process = claim(f"gw{free}")
+    assert int(process.stdout.readline()) == free, "a worker takes its own number when it is free"
+    process.communicate("")
+
+
+def test_no_slot_left_is_refused_naming_where_the_locks_are(monkeypatch, tmp_path):
+    monkeypatch.setattr(cluster, "SLOTS_DIR", tmp_path)
+    monkeypatch.setattr(cluster, "MAX_SLOTS", 2)
+    locks = [(tmp_path / f"slot-{slot}.lock").open("w") for slot in range(2)]
+    for lock in locks:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        with pytest.raises(RuntimeError, match=f"all 2 address slots are held .*{tmp_path}"):
+            cluster._held_slot.__wrapped__()
+    finally:
+        for lock in locks:
+            lock.close()
 
 
 SCENARIOS = """
