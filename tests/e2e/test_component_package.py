@@ -7,7 +7,7 @@ KubeControllersConfiguration back exactly. The calicoctl patches are the package
 type, served by its plugin in its own virtualenv: no consumer's PATH has a python3 with
 Pulumi in it.
 
-What stands in for `pulumi package add` (see the README, "Use it from another Pulumi program"):
+What stands in for `pulumi package add` (see docs/package.md, "Use it from another Pulumi program"):
 pulumi-yaml v1.25.0 has no Link, so the test writes the YAML project's `packages:` entry; the
 Python language host cannot be built here, so the Python SDK comes from our sdkgen
 (tests/e2e/sdkgen, built by build-binaries.sh) and is pip-installed into the consumer's venv;
@@ -151,7 +151,7 @@ def exercise(stack: CliStack, cluster, felix_port: int) -> dict[str, float]:
     assert kubernetes and all("::pulumi:providers:kubernetes::k8s::" in r["provider"] for r in kubernetes)
     # The preflight lookups ran with the consumer's provider, from the package's own chart.
     assert [r["type"] for r in state if r["type"] == "kubernetes:helm.sh/v4:Chart"] == ["kubernetes:helm.sh/v4:Chart"]
-    # With a provider handed in, the provider gives the patches' fields back itself (README).
+    # With a provider handed in, the provider gives the patches' fields back itself (docs/behaviour.md).
     assert not [r for r in state if r["type"] == "calico-monitoring:index:PatchRelease"]
 
     started = time.monotonic()

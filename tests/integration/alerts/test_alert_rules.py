@@ -518,8 +518,8 @@ def test_runbook_sections_say_what_to_do():
         assert re.search(r"\b(kubectl|calicoctl) ", body), name
 
 
-def test_readme_alert_table_states_each_alert_severity_and_why():
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+def test_the_alert_table_states_each_alert_severity_and_why():
+    text = (REPO / "docs" / "alerts.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `(Calico\w+)` \| (\w+) \| (\w+) \| (.+) \|$", text, flags=re.M)
     assert [name for name, *_ in rows] == list(ALERT_NAMES)
     for (name, severity, duration, why), alert in zip(rows, ALERTS, strict=True):
