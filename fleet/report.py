@@ -81,7 +81,8 @@ def finished_line(result: StackResult, done: int, total: int) -> str:
 def live_count(action: str, done: int, failed: int, running: Sequence[str], total: int, seconds: float) -> str:
     shown = ", ".join(running[:4]) + (f" and {len(running) - 4} more" if len(running) > 4 else "")
     failures = f", {failed} failed" if failed else ""
-    return f"fleet {action}: {done}/{total} done{failures}, {len(running)} running ({shown}) {seconds:.0f} s"
+    busy = f", {len(running)} running ({shown})" if running else ""
+    return f"fleet {action}: {done}/{total} done{failures}{busy} {seconds:.0f} s"
 
 
 def document(

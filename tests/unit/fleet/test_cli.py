@@ -134,3 +134,14 @@ def test_stdout_carries_only_the_document_or_the_table(tmp_path, capsys):
     assert main(["drift", "--work-dir", str(folder)], env=env) == 0
     out, err = capsys.readouterr()
     assert out == "" and "fleet: no cluster stacks in" in err
+
+
+def test_a_worker_gets_a_private_tmpdir_the_fleet_package_and_this_interpreter_for_dynamic_providers(tmp_path):
+    from fleet.pool import worker_environment
+
+    env = worker_environment({"PATH": "/usr/bin", "PYTHONPATH": "/elsewhere", "TMPDIR": "/tmp"}, str(tmp_path))
+    assert env["TMPDIR"] == str(tmp_path)
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(SOURCE_ROOT), "/elsewhere"]
+    # pulumi-resource-pulumi-python runs $PULUMI_PYTHON_CMD: the interpreter that has the SDK and this program's code.
+    assert env["PULUMI_PYTHON_CMD"] == sys.executable
+    assert worker_environment({"PULUMI_PYTHON_CMD": "/opt/python"}, str(tmp_path))["PULUMI_PYTHON_CMD"] == "/opt/python"

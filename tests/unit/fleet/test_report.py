@@ -115,6 +115,7 @@ def test_the_live_count():
     assert live_count("preview", 3, 1, ["a", "b", "c", "d", "e", "f"], 9, 12.4) == (
         "fleet preview: 3/9 done, 1 failed, 6 running (a, b, c, d and 2 more) 12 s"
     )
+    assert live_count("drift", 2, 0, [], 2, 3.0) == "fleet drift: 2/2 done 3 s"
 
 
 def test_the_json_document_carries_every_stack_and_the_exit_status():
