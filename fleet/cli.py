@@ -176,7 +176,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         if not (work_dir / "Pulumi.yaml").is_file():
             raise FleetError(f"no Pulumi.yaml in {work_dir}: run it in the project folder or pass --work-dir")
         stacks = select_stacks(cluster_stacks(work_dir), args.stacks, work_dir)
-        environment = backend_environment(os.environ if env is None else env, work_dir)
+        ambient = os.environ if env is None else env
+        # Nothing to run needs no CLI and no backend.
+        environment = backend_environment(ambient, work_dir) if stacks else dict(ambient)
     except FleetError as error:
         print(f"fleet: {error}", file=sys.stderr)
         return 1
