@@ -45,6 +45,10 @@ FIRST_PORT = 20000
 PORTS_PER_SLOT = 1000
 SLOTS_DIR = Path(tempfile.gettempdir()) / "calico-monitoring-e2e-slots"
 _port_offsets = itertools.count()
+# The number of each API server this process starts, which names its etcd prefix. Kept here, in a module
+# imported once: pytest loads tests/e2e/conftest.py as `conftest`, and a test module that imports
+# `tests.e2e.conftest` gets a second copy of it, whose own counter would start again at 1.
+CLUSTER_NUMBERS = itertools.count(1)
 
 
 def versions() -> dict[str, str]:

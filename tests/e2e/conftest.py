@@ -15,7 +15,6 @@ own (its folders, etcd, decoy and Pulumi home) and addresses and ports of its ow
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ import yaml
 
 from tests.e2e.calico_standins import ApiClient
 from tests.e2e.cluster import (
+    CLUSTER_NUMBERS,
     ApiServer,
     Binaries,
     ControllerManager,
@@ -113,9 +113,6 @@ def install_pulumi_home(binaries: Binaries, home: Path) -> Path:
 @pytest.fixture(scope="session")
 def pulumi_home(binaries, session_dir) -> Path:
     return install_pulumi_home(binaries, session_dir / "pulumi-home")
-
-
-_cluster_numbers = itertools.count(1)
 
 
 @dataclass
@@ -295,7 +292,7 @@ def start_cluster(
     ``nodes``: that many KWOK nodes, with kube-scheduler, on which Calico's workloads really run.
     ``decoy``: an API server that is the kubeconfig's current context, which nothing may touch.
     """
-    number = next(_cluster_numbers)
+    number = next(CLUSTER_NUMBERS)
     api = ApiServer(f"e2e-{number}", binaries, pki, etcd, folder, detached=detached)
     started.append(api)
     started.append(ControllerManager(api, binaries, pki, folder, nodes=bool(nodes), detached=detached))
