@@ -242,7 +242,15 @@ def seed_calico_configuration(cluster: Cluster) -> None:
     """What calico-node and kube-controllers create when they start, with values an operator changed."""
     for kind, spec in (("FelixConfiguration", FELIX_BEFORE), ("KubeControllersConfiguration", KUBE_CONTROLLERS_BEFORE)):
         document = {"apiVersion": "projectcalico.org/v3", "kind": kind, "metadata": {"name": "default"}, "spec": spec}
-        cluster.calicoctl("create", "-f", "-", input=json.dumps(document))
+        # A fresh API server on a loaded machine may time a write out (seen with both e2e workers and another
+        # run at once); `apply` may be repeated whether or not the timed-out write landed.
+        for attempt in range(3):
+            try:
+                cluster.calicoctl("apply", "-f", "-", input=json.dumps(document))
+                break
+            except AssertionError as error:
+                if "Timeout" not in str(error) or attempt == 2:
+                    raise
 
 
 def install_prometheus_operator_crds(cluster: Cluster) -> None:
