@@ -9,6 +9,7 @@ jobs and the offline render read it. Pure: no Pulumi.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,7 +148,7 @@ class StackPlan:
     @property
     def jobs(self) -> dict[str, str]:
         """Scrape job per component this stack scrapes (the dashboards and alerts use them)."""
-        return {plan.component: plan.job for plan in self.components if plan.scrape is not None}
+        return scraped_jobs(self.components)
 
     @property
     def crds(self) -> list[str]:
@@ -189,6 +190,11 @@ class StackPlan:
         return used
 
 
+def scraped_jobs(components: Iterable[ComponentPlan]) -> dict[str, str]:
+    """Scrape job per component that has a monitor of ours."""
+    return {plan.component: plan.job for plan in components if plan.scrape is not None}
+
+
 def plan_stack(settings: Settings) -> StackPlan:
     """The plan of a stack; raises dashboards' DashboardError naming a bad dashboard import."""
     components = [_felix(settings)]
@@ -196,7 +202,7 @@ def plan_stack(settings: Settings) -> StackPlan:
         components.append(_typha(settings))
     if settings.kube_controllers.enabled:
         components.append(_kube_controllers(settings))
-    jobs = {plan.component: plan.job for plan in components if plan.scrape is not None}
+    jobs = scraped_jobs(components)
     dashboards: list[dict[str, Any]] = []
     if settings.dashboards.enabled:
         files = dashboard_files(
@@ -239,12 +245,11 @@ def rule_groups(settings: Settings, jobs: dict[str, str]) -> list[dict[str, Any]
 def _felix(settings: Settings) -> ComponentPlan:
     node, felix = settings.calico_node, settings.felix
     monitors = settings.monitor_settings("felix")
+    daemon_set = _workload(DAEMON_SET, node.namespace, node.daemon_set)
     patch = scrape = None
     if settings.declares_ports:
         manifest = calico_node_port_patch(node, felix.metrics_port)
-        patch = WorkloadPatch(
-            "daemonset-patch", DAEMON_SET, manifest, _workload(DAEMON_SET, node.namespace, node.daemon_set)
-        )
+        patch = WorkloadPatch("daemonset-patch", DAEMON_SET, manifest, daemon_set)
         if settings.monitored("felix"):
             scrape = ScrapePlan(felix_pod_monitor(monitors, node), None, "podMonitor.name")
     elif settings.monitored("felix"):
@@ -253,7 +258,7 @@ def _felix(settings: Settings) -> ComponentPlan:
     return ComponentPlan(
         component="felix",
         job=monitors.job,
-        targets=_workload(DAEMON_SET, node.namespace, node.daemon_set),
+        targets=daemon_set,
         metrics_switch="FelixConfiguration prometheusMetricsEnabled",
         calicoctl=CalicoctlPlan("felixConfiguration", felix_patch(felix)),
         patch=patch,

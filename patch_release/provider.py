@@ -30,7 +30,6 @@ from patch_release.connection import kubernetes_api
 MARKER_FIELD = "f:pulumi.com/skipAwait"
 REQUEST = {"auth_settings": ["BearerToken"], "_preload_content": False, "_request_timeout": 30}
 PROVIDER_MANAGER_PREFIX = "pulumi-kubernetes"
-TARGET_KEYS = ("apiVersion", "kind", "plural", "namespace", "name")
 INPUT_KEYS = ("target", "connection")
 
 
