@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STACK ?=
 
-.PHONY: up test lint venv render docs bench e2e e2e-bin demo demo-down fleet
+.PHONY: up test lint venv render docs bench e2e e2e-bin demo demo-down fleet fixtures
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench: $(VENV)/.installed
 # Builds the e2e binaries from Go modules into ~/.cache/calico-monitoring/e2e (once per version).
 e2e-bin:
 	tests/e2e/build-binaries.sh
+
+# tests/fixtures/metrics/targets/*-quiet.prom captured anew from the real Felix (iptables and nftables), Typha and
+# calico-kube-controllers, each in a network namespace of its own against a local API server.
+fixtures: $(VENV)/.installed e2e-bin
+	$(VENV)/bin/python -m tests.e2e.capture_expositions --write
 
 # The real Pulumi CLI, kube-apiserver and calicoctl against a local control plane on loopback. The scenarios
 # mostly wait (API servers, the CLI and its plugins starting, polls): E2E_WORKERS of them run at once, each

@@ -2,9 +2,9 @@
 # Builds the e2e suite's binaries from their Go modules into a cache outside the repository,
 # one folder per binary and version, and skips what is already there.
 #
-#   tests/e2e/build-binaries.sh [name ...]     names: modules kubernetes calicoctl pulumi pulumi-kubernetes
-#                                              pulumi-yaml sdkgen chart-render kwok prometheus-operator
-#                                              prometheus etcd
+#   tests/e2e/build-binaries.sh [name ...]     names: modules kubernetes calicoctl calico pulumi
+#                                              pulumi-kubernetes pulumi-yaml sdkgen chart-render kwok
+#                                              prometheus-operator prometheus prometheus2 etcd
 #
 # Cache: $CALICO_MONITORING_E2E_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/calico-monitoring/e2e.
 # Nothing is downloaded except Go modules through the machine's Go module proxy.
@@ -78,22 +78,51 @@ build_kubernetes() {
   done
 }
 
-build_calicoctl() {
-  local bin=$1 module
+calico_wrapper() {
+  # calico's go.mod replaces its api and lib modules with local folders (taken at the release's commits) and
+  # pins every k8s.io staging module to one release with replace directives (copied where they name a version).
   go mod edit \
     -replace "github.com/projectcalico/api=github.com/projectcalico/api@$CALICO_API_MODULE_VERSION" \
     -replace "github.com/projectcalico/calico/lib/std=github.com/projectcalico/calico/lib/std@$CALICO_MODULE_VERSION" \
     -replace "github.com/projectcalico/calico/lib/httpmachinery=github.com/projectcalico/calico/lib/httpmachinery@$CALICO_MODULE_VERSION" \
     -replace "gopkg.in/natefinch/lumberjack.v2=gopkg.in/natefinch/lumberjack.v2@v2.0.0"
-  local gomod
+  local gomod module
   gomod=$(go mod download -json "github.com/projectcalico/calico@$CALICO_MODULE_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
-  # calico pins every k8s.io staging module to one release with replace directives; copy those that name a version.
   for module in $(sed -n 's#^[[:space:]]*\(k8s\.io/[^ ]*\) => k8s\.io/[^ ]* v.*#\1#p' "$gomod"); do
     go mod edit -replace "$module=$module@$CALICO_K8S_STAGING_VERSION"
   done
+}
+
+calico_build() { # calico_build BIN PACKAGE...: each main package into BIN under its last path element's name
+  local bin=$1 package
+  shift
+  for package in "$@"; do
+    go build -trimpath -ldflags "-s -w -X github.com/projectcalico/calico/pkg/buildinfo.Version=$CALICO_VERSION" \
+      -o "$bin/${package##*/}" "$package"
+  done
+}
+
+build_calicoctl() {
+  local bin=$1
+  calico_wrapper
   go get -tool "github.com/projectcalico/calico/calicoctl/calicoctl@$CALICO_MODULE_VERSION"
-  go build -trimpath -ldflags "-s -w -X github.com/projectcalico/calico/pkg/buildinfo.Version=$CALICO_VERSION" \
-    -o "$bin/calicoctl" github.com/projectcalico/calico/calicoctl/calicoctl
+  calico_build "$bin" github.com/projectcalico/calico/calicoctl/calicoctl
+}
+
+build_calico_processes() {
+  local bin=$1 packages="felix/cmd/calico-felix typha/cmd/calico-typha kube-controllers/cmd/kube-controllers"
+  # With the Go toolchain the release declares: Typha built with Go 1.26 crashes marshalling labels
+  # (docs/development.md: "Real Calico processes"). The proxy serves that toolchain like a module.
+  export GOTOOLCHAIN=$CALICO_GO_TOOLCHAIN
+  go mod edit -go="${CALICO_GO_TOOLCHAIN#go}" -toolchain=none
+  calico_wrapper
+  local package tools=""
+  for package in $packages; do tools="$tools github.com/projectcalico/calico/$package@$CALICO_MODULE_VERSION"; done
+  # shellcheck disable=SC2086
+  go get -tool $tools
+  # shellcheck disable=SC2086
+  calico_build "$bin" $(printf 'github.com/projectcalico/calico/%s ' $packages)
+  mv "$bin/kube-controllers" "$bin/calico-kube-controllers"
 }
 
 build_pulumi() {
@@ -182,17 +211,26 @@ build_prometheus_operator() {
     -o "$bin/prometheus-operator" "$module/cmd/operator"
 }
 
-build_prometheus() {
-  local bin=$1 module=github.com/prometheus/prometheus
+prometheus_build() { # prometheus_build BIN VERSION MODULE_VERSION
+  local bin=$1 version=$2 module_version=$3 module=github.com/prometheus/prometheus gomod
   # Debian's prometheus is built without Kubernetes service discovery; prometheus-operator's configuration needs it.
-  # Prometheus 2.x releases are the module's v0.x versions (2.53.3 is v0.53.3); copy its two klog replaces.
-  go mod edit -replace k8s.io/klog=github.com/simonpasquier/klog-gokit@v0.3.0 \
-    -replace k8s.io/klog/v2=github.com/simonpasquier/klog-gokit/v3@v3.3.0
-  go get -tool "$module/cmd/prometheus@$PROMETHEUS_MODULE_VERSION" "$module/cmd/promtool@$PROMETHEUS_MODULE_VERSION"
-  local flags="-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v}"
+  # Prometheus releases are the module's v0.x versions (2.53.3 is v0.53.3, 3.16.0 is v0.316.0); copy the
+  # replaces of its go.mod that name a version (2.x has two for klog).
+  gomod=$(go mod download -json "$module@$module_version" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  go mod edit -json "$gomod" | python3 -c '
+import json, sys
+for replace in json.load(sys.stdin).get("Replace") or []:
+    old, new = replace["Old"], replace["New"]
+    if new.get("Version"):
+        print("-replace=" + old["Path"] + "=" + new["Path"] + "@" + new["Version"])' | xargs -r go mod edit
+  go get -tool "$module/cmd/prometheus@$module_version" "$module/cmd/promtool@$module_version"
+  local flags="-s -w -X github.com/prometheus/common/version.Version=${version#v}"
   go build -trimpath -tags netgo -ldflags "$flags" -o "$bin/prometheus" "$module/cmd/prometheus"
   go build -trimpath -tags netgo -ldflags "$flags" -o "$bin/promtool" "$module/cmd/promtool"
 }
+
+build_prometheus() { prometheus_build "$1" "$PROMETHEUS_VERSION" "$PROMETHEUS_MODULE_VERSION"; }
+build_prometheus2() { prometheus_build "$1" "$PROMETHEUS2_VERSION" "$PROMETHEUS2_MODULE_VERSION"; }
 
 build_etcd() {
   local bin=$1
@@ -208,13 +246,14 @@ fetch_modules() {
     "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION"
 }
 
-names=${*:-modules kubernetes calicoctl pulumi pulumi-kubernetes pulumi-yaml sdkgen chart-render kwok prometheus-operator prometheus etcd}
+names=${*:-modules kubernetes calicoctl calico pulumi pulumi-kubernetes pulumi-yaml sdkgen chart-render kwok prometheus-operator prometheus prometheus2 etcd}
 for name in $names; do
   case $name in
     modules) log "modules: downloading calico $CALICO_VERSION and prometheus-operator $PROMETHEUS_OPERATOR_VERSION"; fetch_modules ;;
     # shellcheck disable=SC2086
     kubernetes) build kubernetes "$KUBERNETES_VERSION" build_kubernetes $KUBERNETES_BINARIES ;;
     calicoctl) build calicoctl "$CALICO_VERSION" build_calicoctl calicoctl ;;
+    calico) build calico "$CALICO_VERSION-$CALICO_GO_TOOLCHAIN" build_calico_processes calico-felix calico-typha calico-kube-controllers ;;
     pulumi) build pulumi "$PULUMI_VERSION" build_pulumi pulumi pulumi-resource-pulumi-python ;;
     pulumi-kubernetes) build pulumi-kubernetes "v$PULUMI_KUBERNETES_VERSION" build_pulumi_kubernetes pulumi-resource-kubernetes ;;
     pulumi-yaml) build pulumi-yaml "$PULUMI_YAML_VERSION" build_pulumi_yaml pulumi-language-yaml ;;
@@ -224,8 +263,9 @@ for name in $names; do
     kwok) build kwok "$KWOK_VERSION" build_kwok kwok ;;
     prometheus-operator) build prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" build_prometheus_operator prometheus-operator ;;
     prometheus) build prometheus "$PROMETHEUS_VERSION" build_prometheus prometheus promtool ;;
+    prometheus2) build prometheus "$PROMETHEUS2_VERSION" build_prometheus2 prometheus promtool ;;
     etcd) build etcd "$ETCD_VERSION" build_etcd etcd ;;
-    *) echo "build-binaries: unknown binary '$name' (known: modules kubernetes calicoctl pulumi pulumi-kubernetes pulumi-yaml sdkgen chart-render kwok prometheus-operator prometheus etcd)" >&2; exit 2 ;;
+    *) echo "build-binaries: unknown binary '$name' (known: modules kubernetes calicoctl calico pulumi pulumi-kubernetes pulumi-yaml sdkgen chart-render kwok prometheus-operator prometheus prometheus2 etcd)" >&2; exit 2 ;;
   esac
 done
 log "cache: $cache"

@@ -78,6 +78,9 @@ class Binaries:
     kube_scheduler: Path
     kubectl: Path
     calicoctl: Path
+    calico_felix: Path
+    calico_typha: Path
+    calico_kube_controllers: Path
     kwok: Path
     prometheus_operator: Path
     etcd: Path
@@ -91,6 +94,7 @@ class Binaries:
     def locate(cls) -> Binaries:
         pins, root = versions(), cache_root()
         kubernetes = root / f"kubernetes-{pins['KUBERNETES_VERSION']}" / "bin"
+        calico = root / f"calico-{pins['CALICO_VERSION']}-{pins['CALICO_GO_TOOLCHAIN']}" / "bin"
         found = {
             "pulumi": root / f"pulumi-{pins['PULUMI_VERSION']}" / "bin" / "pulumi",
             "pulumi_kubernetes": root
@@ -106,6 +110,9 @@ class Binaries:
             "kube_scheduler": kubernetes / "kube-scheduler",
             "kubectl": kubernetes / "kubectl",
             "calicoctl": root / f"calicoctl-{pins['CALICO_VERSION']}" / "bin" / "calicoctl",
+            "calico_felix": calico / "calico-felix",
+            "calico_typha": calico / "calico-typha",
+            "calico_kube_controllers": calico / "calico-kube-controllers",
             "kwok": root / f"kwok-{pins['KWOK_VERSION']}" / "bin" / "kwok",
             "prometheus_operator": root
             / f"prometheus-operator-{pins['PROMETHEUS_OPERATOR_VERSION']}"
