@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from tests.e2e.pod_network import node_address as pod_network_node_address
+from tests.e2e.pod_network import node_pod_cidr as pod_network_node_cidr
+
 HERE = Path(__file__).resolve().parent
 CALICO_MODULE = "github.com/projectcalico/calico"
 PROMETHEUS_OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator"
@@ -487,9 +490,18 @@ def check_node_number(number: int) -> None:
         raise ValueError(f"simulated node {number}: a cluster has nodes 1 to {MAX_NODES} (one pod /24 each)")
 
 
-def simulated_node(number: int) -> dict:
-    """A Node as KWOK manages it, with an address and pod CIDR this machine answers on (127.0.0.0/8)."""
+def simulated_node(number: int, *, pod_network: bool = False) -> dict:
+    """A Node as KWOK manages it, with an address and pod CIDR this machine answers on: in 127.0.0.0/8, or
+    with ``pod_network`` in the slot's pod network (tests/e2e/pod_network.py), where the real Calico processes
+    run and Services get endpoints."""
     name = f"node-{number:03d}"
+    if pod_network:
+        address, pod_cidr = (
+            pod_network_node_address(number, address_slot()),
+            pod_network_node_cidr(number, address_slot()),
+        )
+    else:
+        address, pod_cidr = node_address(number), node_pod_cidr(number)
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -503,10 +515,10 @@ def simulated_node(number: int) -> dict:
                 "type": "kwok",
             },
         },
-        "spec": {"podCIDR": node_pod_cidr(number), "podCIDRs": [node_pod_cidr(number)]},
+        "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr]},
         "status": {
             "addresses": [
-                {"type": "InternalIP", "address": node_address(number)},
+                {"type": "InternalIP", "address": address},
                 {"type": "Hostname", "address": name},
             ],
             "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},

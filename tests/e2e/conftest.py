@@ -41,6 +41,7 @@ from tests.e2e.cluster import (
     Pki,
     Process,
     Scheduler,
+    address_slot,
     admin_kubeconfig,
     calico_manifests,
     free_port,
@@ -126,6 +127,7 @@ class Cluster:
     folder: Path
     context: str = "e2e"
     nodes: int = 0
+    real_calico: bool = False  # its nodes' addresses are in the pod network, for the real Calico processes
 
     @property
     def admin_kubeconfig(self) -> Path:
@@ -262,7 +264,7 @@ def install_prometheus_operator_crds(cluster: Cluster) -> None:
 
 
 def add_simulated_nodes(cluster: Cluster, count: int) -> None:
-    documents = [simulated_node(number) for number in range(1, count + 1)]
+    documents = [simulated_node(number, pod_network=cluster.real_calico) for number in range(1, count + 1)]
     cluster.kubectl("create", "-f", "-", input=yaml.safe_dump_all(documents))
 
 
@@ -293,11 +295,14 @@ def start_cluster(
     canal: bool = False,
     monitoring_crds: bool = True,
     nodes: int = 0,
+    real_calico: bool = False,
     detached: bool = False,
 ) -> Cluster:
     """A fresh API server set up the way a user's cluster is; its processes are appended to ``started``.
 
     ``nodes``: that many KWOK nodes, with kube-scheduler, on which Calico's workloads really run.
+    ``real_calico``: the nodes and pods have addresses in the pod network (tests/e2e/pod_network.py), where
+    the pipeline runs the real Felix, Typha and kube-controllers for Calico's pods (else stand-ins on loopback).
     ``decoy``: an API server that is the kubeconfig's current context, which nothing may touch.
     """
     number = next(CLUSTER_NUMBERS)
@@ -317,7 +322,10 @@ def start_cluster(
     if decoy is None:
         config["current-context"] = "e2e"
     kubeconfig.write_text(json.dumps(config, indent=2))
-    cluster = Cluster(api=api, decoy=decoy, kubeconfig=kubeconfig, binaries=binaries, folder=folder, nodes=nodes)
+    cluster = Cluster(
+        api=api, decoy=decoy, kubeconfig=kubeconfig, binaries=binaries, folder=folder, nodes=nodes,
+        real_calico=real_calico,
+    )  # fmt: skip
     if nodes:
         add_simulated_nodes(cluster, nodes)
     if calico:
@@ -344,19 +352,54 @@ def make_cluster(binaries, pki, etcd, decoy, tmp_path):
 
 @dataclass
 class Pipeline:
-    """prometheus-operator, a Prometheus on what it generates, and the Calico stand-ins, for one cluster."""
+    """prometheus-operator, a Prometheus on what it generates, and Calico's processes for one cluster: the real
+    ones (tests/e2e/calico_processes.py) on a ``real_calico`` cluster, else the stand-ins."""
 
     cluster: Cluster
     monitoring: MonitoringPipeline | None  # None when it runs as a process of its own (make demo)
-    standins_state: Path
+    calico_state: Path
     prometheus_url: str
 
     @property
     def prometheus(self):
         return self.monitoring.prometheus
 
+    def state(self) -> dict[str, Any]:
+        return json.loads(self.calico_state.read_text())
+
     def listeners(self) -> list[dict[str, Any]]:
-        return json.loads(self.standins_state.read_text())["listeners"]
+        """What serves /metrics on a Calico pod's address now."""
+        return self.state()["listeners"]
+
+    def processes(self) -> list[dict[str, Any]]:
+        """The real processes running for Calico's pods (empty with the stand-ins)."""
+        return self.state().get("processes", [])
+
+
+class CalicoProcessesRun(Process):
+    """tests/e2e/calico_processes.py; stopping it checks that it removed every process and namespace it made."""
+
+    def __init__(self, name: str, argv: list[str], folder: Path, env: dict[str, str], state: Path, **options):
+        super().__init__(name, argv, folder, env=env, **options)
+        self.state = state
+
+    def stop(self) -> None:
+        super().stop()
+        if self.popen.returncode != 0:
+            raise AssertionError(f"{self.name} ended with {self.popen.returncode}; see {self.log}")
+        state = json.loads(self.state.read_text())
+        assert state.get("leftovers") == [], f"{self.name} left behind: {state.get('leftovers')}"
+        alive = [pid for pid in state.get("pids", []) if runs_calico(pid)]
+        assert not alive, f"Calico processes {alive} still running after {self.name} stopped"
+
+
+def runs_calico(pid: int) -> bool:
+    """Whether process ``pid`` exists and runs one of the real Calico binaries."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(Path(part.decode(errors="replace")).name.startswith("calico-") for part in command)
 
 
 def start_pipeline(
@@ -382,10 +425,22 @@ def start_pipeline(
     )
     cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(resource))
     python_env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    state = folder / "standins.json"
-    standins = [sys.executable, "-m", "tests.e2e.calico_standins", f"--kubeconfig={kubeconfig}", f"--state={state}"]
-    started.append(Process(f"{name}-calico-standins", standins, folder, env=python_env, detached=detached))
-    wait_for("the Calico stand-ins' state file", state.exists, 30, interval=0.2)
+    if cluster.real_calico:
+        state = folder / "calico-processes.json"
+        argv = [
+            sys.executable, "-m", "tests.e2e.calico_processes", f"--kubeconfig={kubeconfig}",
+            f"--slot={address_slot()}", f"--bin={binaries.calico_felix.parent}", f"--state={state}",
+            f"--folder={folder / 'calico-processes'}",
+        ]  # fmt: skip
+        started.append(
+            CalicoProcessesRun(f"{name}-calico-processes", argv, folder, python_env, state, detached=detached)
+        )
+        wait_for("the Calico processes' state file", state.exists, 30, interval=0.2)
+    else:
+        state = folder / "standins.json"
+        argv = [sys.executable, "-m", "tests.e2e.calico_standins", f"--kubeconfig={kubeconfig}", f"--state={state}"]
+        started.append(Process(f"{name}-calico-standins", argv, folder, env=python_env, detached=detached))
+        wait_for("the Calico stand-ins' state file", state.exists, 30, interval=0.2)
     workdir = folder / "prometheus"
     if detached:
         port = prometheus_port or free_port()

@@ -6,7 +6,7 @@
 ``up`` starts, on loopback and from the e2e binary cache: etcd, kube-apiserver,
 kube-controller-manager, kube-scheduler, KWOK with simulated nodes running Calico from its
 own manifest (with Typha), prometheus-operator, a Prometheus on the configuration the
-operator generates, and the Calico stand-ins; then runs `pulumi up` of the example
+operator generates, and the real Felix, Typha and kube-controllers; then runs `pulumi up` of the example
 Kubernetes-datastore stack with the real Pulumi CLI and prints the scrape targets and
 where Prometheus is. Everything lives in ``.demo/`` (state, logs, certificates) and
 keeps running after the command returns; ``down`` stops every process and removes it.
@@ -66,9 +66,11 @@ def up(nodes: int) -> int:
         etcd = Etcd("etcd", binaries.etcd, DEMO_DIR, detached=True)
         started.append(etcd)
         record(started)
-        cluster = start_cluster(binaries, pki, etcd, DEMO_DIR, started, typha=True, nodes=nodes, detached=True)
+        cluster = start_cluster(
+            binaries, pki, etcd, DEMO_DIR, started, typha=True, nodes=nodes, real_calico=True, detached=True
+        )
         record(started)
-        print("demo: prometheus-operator, Prometheus, the Calico stand-ins ...", flush=True)
+        print("demo: prometheus-operator, Prometheus, the real Felix, Typha and kube-controllers ...", flush=True)
         pipeline = start_pipeline(binaries, cluster, DEMO_DIR, started, scrape_interval=INTERVAL, detached=True)
         record(started)
         home = install_pulumi_home(binaries, DEMO_DIR / "pulumi-home")

@@ -54,7 +54,7 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
             sink.shutdown(socket.SHUT_WR)
 
 
-def _relay(client: socket.socket, to: tuple[str, int]) -> None:
+def relay_connection(client: socket.socket, to: tuple[str, int]) -> None:
     with client:
         try:
             upstream = socket.create_connection(to, timeout=10)
@@ -71,7 +71,7 @@ def _relay(client: socket.socket, to: tuple[str, int]) -> None:
 def serve(server: socket.socket, to: tuple[str, int]) -> None:
     while True:
         client, _ = server.accept()
-        threading.Thread(target=_relay, args=(client, to), daemon=True).start()
+        threading.Thread(target=relay_connection, args=(client, to), daemon=True).start()
 
 
 def address(text: str) -> tuple[str, int]:

@@ -1,9 +1,12 @@
-"""The seed's whole pipeline on simulated nodes: calicoctl patch -> the Calico stand-ins listen -> the
+"""The seed's whole pipeline on simulated nodes: calicoctl patch -> the real Felix listens -> the
 operator turns the program's monitors into scrape jobs -> Prometheus scrapes the pods.
 
 Every scenario runs KWOK nodes with kube-scheduler, so the calico-node DaemonSet and the
-Deployments have real Pods with addresses on this machine; prometheus-operator (built from
-its Go module) generates the configuration; Debian's Prometheus runs it. Nothing is served
+Deployments have real Pods; for each of Calico's pods the real Felix, Typha or kube-controllers
+runs in the pod's network namespace at the pod's address (tests/e2e/calico_processes.py), except
+at 200 nodes, where the stand-ins serve on loopback addresses (tests/e2e/calico_standins.py;
+tests/e2e/test_real_calico.py holds them to the real Felix's behaviour). prometheus-operator and
+Prometheus, both built from their Go modules, generate and run the configuration. Nothing is served
 to Prometheus directly: it finds its targets through Kubernetes service discovery.
 """
 
@@ -38,7 +41,7 @@ pytestmark = pytest.mark.e2e
 FELIX_JOB = "monitoring/felix"
 TYPHA_JOB = "monitoring/calico-typha"
 CONTROLLERS_JOB = "monitoring/calico-kube-controllers"
-# What the stand-ins serve (tests/fixtures/metrics/targets/), so what each dashboard must show.
+# The fixtures captured from the same real processes (make fixtures), so what each dashboard must show.
 SERVED = {"felix": "felix-iptables-quiet", "typha": "typha-quiet", "kube-controllers": "kube-controllers-quiet"}
 JOBS = {"felix": FELIX_JOB, "typha": TYPHA_JOB, "kube-controllers": CONTROLLERS_JOB}
 
@@ -119,7 +122,7 @@ def first_up_restarts(nodes: int) -> list[str]:
 
 def test_pod_scrape_on_simulated_nodes_end_to_end(make_cluster, make_stack, make_pipeline):
     nodes, interval = 5, "2s"
-    cluster = make_cluster(nodes=nodes, typha=True)
+    cluster = make_cluster(nodes=nodes, typha=True, real_calico=True)
     pipeline = make_pipeline(cluster)
     prometheus = pipeline.prometheus
     api = cluster.api_client()
@@ -260,32 +263,48 @@ def check_dashboards_rules_and_alerts(cluster, prometheus, interval: float) -> N
     assert not problems, "\n".join(problems)
 
 
-def test_service_scrape_rolls_nothing_and_generates_a_service_monitor_job(make_cluster, make_stack, make_pipeline):
-    nodes = 3
-    cluster = make_cluster(nodes=nodes)
+def test_service_scrape_rolls_nothing_and_scrapes_through_service_monitors(make_cluster, make_stack, make_pipeline):
+    nodes, interval = 3, "2s"
+    cluster = make_cluster(nodes=nodes, typha=True, real_calico=True)
     pipeline = make_pipeline(cluster)
+    prometheus = pipeline.prometheus
     api = cluster.api_client()
     watch = PodUidWatch(api, "kube-system", "k8s-app=calico-node")
     generation = cluster.get("daemonset", "calico-node", "kube-system")["metadata"]["generation"]
-    stack = make_stack(cluster, pipeline_config(scrape="service"))
+    stack = make_stack(cluster, pipeline_config(interval=interval, typha=True, scrape="service"))
     stack.up()
-    pipeline.monitoring.wait_for_jobs([f"serviceMonitor/{FELIX_JOB}/"])
-    # Felix serves on every node: the chain up to the listener is causal without any restart.
+    pipeline.monitoring.wait_for_jobs(
+        [f"serviceMonitor/{FELIX_JOB}/", f"serviceMonitor/{TYPHA_JOB}/", f"serviceMonitor/{CONTROLLERS_JOB}/"]
+    )
+    # Felix follows the calicoctl patch on every node without any pod being replaced; Prometheus finds the
+    # pods through the Services' EndpointSlices and scrapes them on their own addresses.
+    up_seconds = wait_for("every Felix target up through its Service", lambda: all_up(prometheus, FELIX_JOB, nodes), 90)
     wait_for(
-        "Felix listening on every node",
-        lambda: len(felix_listeners(pipeline)) == nodes,
-        30,
+        "Typha's restarted pod and kube-controllers up through their Services",
+        lambda: all_up(prometheus, TYPHA_JOB, 1) and all_up(prometheus, CONTROLLERS_JOB, 1),
+        90,
     )
     assert cluster.get("daemonset", "calico-node", "kube-system")["metadata"]["generation"] == generation
     assert set(watch.rollouts().values()) == {0}
-    # EndpointSlices reject 127.0.0.0/8 addresses, so Prometheus gets no endpoints to scrape here; the
-    # generated job and its relabelings are what can be checked: the same job label as the pod scrape.
-    generated = pipeline.monitoring.sync.config_file.read_text()
-    assert f"serviceMonitor/{FELIX_JOB}/0" in generated and f"replacement: {FELIX_JOB}" in generated
+    # The same labels as the pod scrape, so dashboards and alerts need nothing else.
+    felix_pods = calico_pods(cluster, "calico-node")
+    for pod, series in up_series(prometheus, FELIX_JOB).items():
+        labels = series["metric"]
+        assert pod in felix_pods and labels["node"] == felix_pods[pod], labels
+        assert labels["namespace"] == "kube-system" and labels["job"] == FELIX_JOB, labels
+    [typha] = up_series(prometheus, TYPHA_JOB).values()
+    assert calico_pods(cluster, "calico-typha")[typha["metric"]["pod"]] == typha["metric"]["node"]
+    [controllers] = up_series(prometheus, CONTROLLERS_JOB).values()
+    assert controllers["metric"]["pod"] in calico_pods(cluster, "calico-kube-controllers")
+    check_dashboards_rules_and_alerts(cluster, prometheus, seconds(interval))
     stack.destroy()
+    wait_for("Felix scrape job gone", lambda: not targets_of(prometheus, FELIX_JOB), 60)
     assert set(watch.rollouts().values()) == {0}
     watch.stop()
-    FIGURES.append(f"pipeline {nodes} nodes (service scrape): calico-node rollouts up 0, destroy 0")
+    FIGURES.append(
+        f"pipeline {nodes} nodes (service scrape, real Felix): calico-node rollouts up 0, destroy 0; every Felix "
+        f"target up {up_seconds:.1f} s after up"
+    )
 
 
 def test_operator_install_rolls_no_calico_node_pod(make_cluster, make_stack):

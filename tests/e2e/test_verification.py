@@ -32,7 +32,7 @@ def verified_config(prometheus_url: str, timeout: int, **felix) -> dict:
 
 def test_up_waits_until_every_target_is_up_and_reports_them(make_cluster, make_stack, make_pipeline):
     nodes = 3
-    cluster = make_cluster(nodes=nodes)
+    cluster = make_cluster(nodes=nodes, real_calico=True)
     pipeline = make_pipeline(cluster)
     stack = make_stack(cluster, verified_config(pipeline.prometheus_url, 180))
     stack.up()
@@ -57,7 +57,7 @@ def test_up_waits_until_every_target_is_up_and_reports_them(make_cluster, make_s
     ],
 )
 def test_up_fails_naming_the_job_and_the_cause(make_cluster, make_stack, make_pipeline, case, expected):
-    cluster = make_cluster(nodes=3)
+    cluster = make_cluster(nodes=3, real_calico=True)
     if case == "monitor-not-selected":
         # A Prometheus that selects another release's monitors: the program's are never scraped.
         pipeline = make_pipeline(cluster, selector={"release": "another-release"})
@@ -150,7 +150,7 @@ def test_up_reads_prometheus_through_the_api_servers_service_proxy(
     make_cluster, make_stack, make_pipeline, prometheus_in_a_network_namespace, pki, tmp_path
 ):
     nodes = 3
-    cluster = make_cluster(nodes=nodes)
+    cluster = make_cluster(nodes=nodes, real_calico=True)
     pipeline = make_pipeline(cluster)
     expose_as_a_service(cluster, prometheus_in_a_network_namespace(pipeline))
     config = pipeline_config()

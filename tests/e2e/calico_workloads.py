@@ -1,0 +1,108 @@
+"""How a Calico pod's container would start its process, read from the pod: binary, arguments, environment.
+
+The environment is the container's own (plain values, ConfigMap keys, the pod's fields), with what the
+container image adds and what running outside a container needs: a kubeconfig instead of the service
+account, files under a folder of the pod's instead of the image's paths, and logs to the screen only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# The PATH of Calico's images, for the tools Felix runs (iptables, ipset, nft, conntrack).
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Typha's port for Felix's connections (TYPHA_SERVERPORT's default): not HTTP, so never asked for /metrics.
+TYPHA_SYNC_PORT = 5473
+
+
+@dataclass(frozen=True)
+class Workload:
+    component: str  # felix, typha or kube-controllers
+    pod: str
+    node: str
+    address: str
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    folder: Path
+    not_metrics_ports: frozenset[int] = frozenset()
+
+    @property
+    def log_name(self) -> str:
+        return f"{self.component}-{self.pod}"
+
+
+def field_value(pod: dict[str, Any], path: str) -> str | None:
+    values = {
+        "spec.nodeName": pod["spec"].get("nodeName"),
+        "status.podIP": pod.get("status", {}).get("podIP"),
+        "status.hostIP": pod.get("status", {}).get("hostIP"),
+        "metadata.name": pod["metadata"]["name"],
+        "metadata.namespace": pod["metadata"].get("namespace"),
+    }
+    return values.get(path)
+
+
+def container_env(pod: dict[str, Any], container: str, config_maps: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The environment the kubelet would give ``container``: values, ConfigMap keys and pod fields."""
+    env: dict[str, str] = {}
+    spec = next((c for c in pod["spec"].get("containers", []) if c["name"] == container), None)
+    for item in (spec or {}).get("env", []):
+        if "value" in item:
+            env[item["name"]] = item["value"]
+            continue
+        source = item.get("valueFrom", {})
+        value = None
+        if "configMapKeyRef" in source:
+            reference = source["configMapKeyRef"]
+            value = config_maps.get(reference["name"], {}).get(reference["key"])
+        elif "fieldRef" in source:
+            value = field_value(pod, source["fieldRef"]["fieldPath"])
+        if value is not None:
+            env[item["name"]] = value
+    return env
+
+
+def process_of(
+    pod: dict[str, Any], config_maps: dict[str, dict[str, str]], binaries: Path, kubeconfig: Path, folder: Path
+) -> Workload | None:
+    """The process ``pod``'s Calico container runs, or None for a pod that is none of Calico's three."""
+    app = pod["metadata"].get("labels", {}).get("k8s-app")
+    where = {
+        "pod": pod["metadata"]["name"],
+        "node": pod["spec"].get("nodeName", ""),
+        "address": pod["status"]["podIP"],
+        "folder": folder,
+    }
+    base = {"PATH": PATH, "KUBECONFIG": str(kubeconfig)}
+    folder.mkdir(parents=True, exist_ok=True)
+    if app == "calico-node":
+        env = container_env(pod, "calico-node", config_maps)
+        (folder / "status").mkdir(exist_ok=True)  # Felix makes only the last folder of the path
+        felix = {
+            # calico-node hands Felix its node name and datastore, and points file logging away with
+            # CALICO_DISABLE_FILE_LOGGING.
+            "FELIX_FELIXHOSTNAME": env.get("NODENAME", where["node"]),
+            "FELIX_DATASTORETYPE": env.get("DATASTORE_TYPE", "kubernetes"),
+            "FELIX_LOGFILEPATH": "none",
+            "FELIX_LOGSEVERITYSYS": "none",
+            "FELIX_ENDPOINTSTATUSPATHPREFIX": str(folder / "status"),
+            # A Felix built without cgo panics at start in its eBPF conntrack clean-up (a libbpf stub).
+            "FELIX_DebugSkipCTLBCleanup": "true",
+        }
+        return Workload("felix", argv=(str(binaries / "calico-felix"),), env={**base, **env, **felix}, **where)
+    if app == "calico-typha":
+        env = container_env(pod, "calico-typha", config_maps)
+        return Workload(
+            "typha",
+            argv=(str(binaries / "calico-typha"),),
+            env={**base, **env},
+            not_metrics_ports=frozenset({TYPHA_SYNC_PORT}),
+            **where,
+        )
+    if app == "calico-kube-controllers":
+        env = container_env(pod, "calico-kube-controllers", config_maps)
+        argv = (str(binaries / "calico-kube-controllers"), f"-status-file={folder / 'status.json'}")
+        return Workload("kube-controllers", argv=argv, env={**base, **env}, **where)
+    return None
