@@ -581,13 +581,6 @@ def test_dashboard_url_only_with_a_grafana_url_and_to_each_components_dashboard(
 # --- promtool -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    from tests.support.binaries import require_binary
-
-    return require_binary("promtool")
-
-
 def write_rules(directory: Path, groups: list[dict]) -> Path:
     return write_rule_file(directory / "rules.yaml", groups)
 

@@ -25,7 +25,6 @@ from tests.integration.alerts.scenarios import (
     selected_families,
     typha_target,
 )
-from tests.support.binaries import require_binary
 from tests.support.expositions import load_registry
 from tests.support.promtool import run_promtool, write_rule_file
 
@@ -93,11 +92,6 @@ def promtool_file(directory: Path, name: str, test: dict) -> Path:
     doc = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [test]}
     path.write_text(yaml.safe_dump(doc, sort_keys=False, width=200), encoding="utf-8")
     return path
-
-
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    return require_binary("promtool")
 
 
 @pytest.mark.parametrize("scenario", sorted(SILENT))

@@ -23,7 +23,6 @@ import yaml
 
 from alerts import COMPONENTS, RECORDING_RULES, build_rule_groups
 from dashboards.loading import shipped_dashboards
-from tests.support.binaries import require_binary
 from tests.support.expositions import load_registry
 from tests.support.grafana import (
     Query,
@@ -178,9 +177,8 @@ def test_fixture_families_match_what_was_verified_in_calico():
     assert not problems, "\n".join(problems)
 
 
-def test_fixture_is_valid_exposition_format():
+def test_fixture_is_valid_exposition_format(promtool):
     """promtool parses every section; its only complaints are Calico's counters without _total."""
-    promtool = require_binary("promtool")
     verified = verified_families()
     metrics = FixtureMetrics()
     for component in metrics.sections:
@@ -306,9 +304,7 @@ def test_recorded_names_are_found_wherever_a_query_names_them():
 
 
 @pytest.fixture(scope="module")
-def prometheus(tmp_path_factory):
-    binary = require_binary("prometheus")
-    promtool = require_binary("promtool")
+def prometheus(tmp_path_factory, prometheus_binary, promtool):
     workdir = tmp_path_factory.mktemp("prometheus")
     server = MetricsServer(FixtureMetrics())
     instance = None
@@ -322,7 +318,7 @@ def prometheus(tmp_path_factory):
         config_file.write_text(yaml.safe_dump(scrape_config(TARGETS, server.port, rule_files), sort_keys=False))
         run_promtool(promtool, "check", "config", str(config_file), timeout=30)
         deadline = time.monotonic() + STARTUP_BUDGET_SECONDS
-        instance = Prometheus(binary, config_file, workdir / "data", workdir / "prometheus.log")
+        instance = Prometheus(prometheus_binary, config_file, workdir / "data", workdir / "prometheus.log")
         instance.wait_ready(deadline)
         instance.wait_for_samples(TARGETS, MIN_SAMPLES, deadline)
         instance.wait_for_recorded_series(expected_recorded_series(), deadline)

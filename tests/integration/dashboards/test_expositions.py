@@ -16,7 +16,6 @@ from dataclasses import replace
 
 import pytest
 
-from tests.support.binaries import require_binary
 from tests.support.expositions import (
     COMPONENTS,
     MODES,
@@ -141,9 +140,8 @@ def test_fixture_matches_the_registry(name):
 
 
 @pytest.mark.parametrize("name", sorted(EXPOSITIONS))
-def test_fixture_is_valid_exposition_format(name):
+def test_fixture_is_valid_exposition_format(promtool, name):
     """promtool parses it; its only complaints are Calico's names: counters without _total, one gauge with it."""
-    promtool = require_binary("promtool")
     exposition = EXPOSITIONS[name]
     for scrape in (1, 7):
         result = subprocess.run(

@@ -37,7 +37,6 @@ from tests.integration.dashboards.test_panels_on_fixtures import (
     query_key,
 )
 from tests.paths import ROOT
-from tests.support.binaries import require_binary
 from tests.support.expositions import Exposition, load_expositions
 from tests.support.grafana import substitute, unresolved_variables
 from tests.support.prometheus_harness import Prometheus, PrometheusError, Target, scrape_config
@@ -46,7 +45,7 @@ from tests.support.promtool import write_rule_file
 EXPOSITIONS = load_expositions()
 VARIANTS = ("full", "kept")
 PORTS = {"felix": 9091, "typha": 9093, "kube-controllers": 9094}
-# Prometheus 2.42 writes these five for every target (more only with extra-scrape-metrics).
+# Prometheus (2.53 and 3.16 alike) writes these five for every target (more only with extra-scrape-metrics).
 PER_TARGET_SERIES = ("up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling",
                      "scrape_series_added")  # fmt: skip
 MIN_SAMPLES = 8
@@ -107,8 +106,7 @@ def rule_groups(variant: str, fixture: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def prometheus(tmp_path_factory):
-    binary = require_binary("prometheus")
+def prometheus(tmp_path_factory, prometheus_binary):
     workdir = tmp_path_factory.mktemp("prometheus-keep")
     server = FixtureServer(EXPOSITIONS)
     instance = None
@@ -128,7 +126,7 @@ def prometheus(tmp_path_factory):
         config_file = workdir / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(config, sort_keys=False))
         deadline = time.monotonic() + STARTUP_BUDGET_SECONDS
-        instance = Prometheus(binary, config_file, workdir / "data", workdir / "prometheus.log")
+        instance = Prometheus(prometheus_binary, config_file, workdir / "data", workdir / "prometheus.log")
         instance.wait_ready(deadline)
         instance.wait_for_samples(all_targets, MIN_SAMPLES, deadline)
         recorded = {

@@ -32,7 +32,6 @@ import yaml
 from alerts import build_rule_groups
 from dashboards.loading import shipped_dashboards
 from dashboards.scoping import add_cluster
-from tests.support.binaries import require_binary
 from tests.support.expositions import Exposition, load_expositions
 from tests.support.grafana import Query, panel_queries, substitute, unresolved_variables
 from tests.support.prometheus_harness import Prometheus, PrometheusError, Target, scrape_config
@@ -150,8 +149,7 @@ def classify(result: list[dict] | str) -> str:
 
 
 @pytest.fixture(scope="module")
-def prometheus(tmp_path_factory):
-    binary = require_binary("prometheus")
+def prometheus(tmp_path_factory, prometheus_binary):
     workdir = tmp_path_factory.mktemp("prometheus-fixtures")
     server = FixtureServer(EXPOSITIONS)
     instance = None
@@ -177,7 +175,7 @@ def prometheus(tmp_path_factory):
         config = with_cluster_label(scrape_config(all_targets, server.port, rule_files))
         config_file.write_text(yaml.safe_dump(config, sort_keys=False))
         deadline = time.monotonic() + STARTUP_BUDGET_SECONDS
-        instance = Prometheus(binary, config_file, workdir / "data", workdir / "prometheus.log")
+        instance = Prometheus(prometheus_binary, config_file, workdir / "data", workdir / "prometheus.log")
         instance.wait_ready(deadline)
         instance.wait_for_samples(all_targets, MIN_SAMPLES, deadline)
         yield instance
