@@ -43,14 +43,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.e2e.calico_standins import ApiClient  # noqa: E402
+from tests.e2e.cluster import versions  # noqa: E402
 from tests.support.prometheus_harness import Prometheus  # noqa: E402
 
 NAMESPACE = "monitoring"
 NAME = "e2e"
 OPERATOR_RULES_DIR = "/etc/prometheus/rules/"
-# The Prometheus build-binaries.sh builds (Debian's has no Kubernetes service discovery); the operator
-# gates what it generates on this version.
-PROMETHEUS_VERSION = "v2.53.3"
+# The Prometheus build-binaries.sh builds and the scenarios run (Debian's has no Kubernetes service discovery), from
+# versions.env; the operator generates its configuration for this version.
+PROMETHEUS_VERSION = versions()["PROMETHEUS_VERSION"]
 # The environment of the first (only) pod of the StatefulSet the operator would run: its shard and name.
 POD_ENV = {"SHARD": "0", "POD_NAME": f"prometheus-{NAME}-0"}
 
@@ -223,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kubeconfig", type=Path, required=True)
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--prometheus", type=Path, default=Path(shutil.which("prometheus") or "/usr/bin/prometheus"))
-    parser.add_argument("--promtool", type=Path, default=Path(shutil.which("promtool") or "/usr/bin/promtool"))
+    parser.add_argument("--prometheus", type=Path, required=True)
+    parser.add_argument("--promtool", type=Path, required=True)
     args = parser.parse_args(argv)
     pipeline = MonitoringPipeline(ApiClient(args.kubeconfig), args.workdir, args.prometheus, args.promtool, args.port)
     stopping = threading.Event()
