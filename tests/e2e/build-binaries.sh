@@ -110,7 +110,7 @@ build_calicoctl() {
 }
 
 build_calico_processes() {
-  local bin=$1 packages="felix/cmd/calico-felix typha/cmd/calico-typha kube-controllers/cmd/kube-controllers"
+  local bin=$1 packages="node/cmd/calico-node felix/cmd/calico-felix typha/cmd/calico-typha kube-controllers/cmd/kube-controllers"
   # With the Go toolchain the release declares: Typha built with Go 1.26 crashes marshalling labels
   # (docs/development.md: "Real Calico processes"). The proxy serves that toolchain like a module.
   export GOTOOLCHAIN=$CALICO_GO_TOOLCHAIN
@@ -253,7 +253,7 @@ for name in $names; do
     # shellcheck disable=SC2086
     kubernetes) build kubernetes "$KUBERNETES_VERSION" build_kubernetes $KUBERNETES_BINARIES ;;
     calicoctl) build calicoctl "$CALICO_VERSION" build_calicoctl calicoctl ;;
-    calico) build calico "$CALICO_VERSION-$CALICO_GO_TOOLCHAIN" build_calico_processes calico-felix calico-typha calico-kube-controllers ;;
+    calico) build calico "$CALICO_VERSION-$CALICO_GO_TOOLCHAIN" build_calico_processes calico-node calico-felix calico-typha calico-kube-controllers ;;
     pulumi) build pulumi "$PULUMI_VERSION" build_pulumi pulumi pulumi-resource-pulumi-python ;;
     pulumi-kubernetes) build pulumi-kubernetes "v$PULUMI_KUBERNETES_VERSION" build_pulumi_kubernetes pulumi-resource-kubernetes ;;
     pulumi-yaml) build pulumi-yaml "$PULUMI_YAML_VERSION" build_pulumi_yaml pulumi-language-yaml ;;

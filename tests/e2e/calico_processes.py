@@ -33,7 +33,6 @@ import sys
 import threading
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,30 +83,26 @@ class ApiRelay:
         self.server.close()
 
 
-@dataclass
+def in_namespace(netns: str, private: Path, argv: tuple[str, ...]) -> list[str]:
+    """``argv`` run in network namespace ``netns``. `ip netns exec` gives it a mount namespace of its own as well:
+    the pod's folder ``private`` is mounted over /var/lib there (the hostPath calico-node mounts at /var/lib/calico),
+    so what its processes write there stays out of the host's."""
+    mount = 'mount --bind "$0" /var/lib && exec "$@"'
+    return ["ip", "netns", "exec", netns, "sh", "-c", mount, str(private), *argv]
+
+
 class Supervised:
-    """One pod's process, started again whenever it exits, until stopped."""
+    """One of a pod's processes, started again whenever it exits, until stopped."""
 
-    workload: Workload
-    netns: str
-    log: Path
-    exits: list[int] = field(default_factory=list)
-    pids: list[int] = field(default_factory=list)
-    popen: subprocess.Popen | None = None
-
-    def __post_init__(self) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.argv, self.env, self.log = argv, env, log
+        self.exits: list[int] = []
+        self.pids: list[int] = []
+        self.popen: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
-
-    def argv(self) -> list[str]:
-        # `ip netns exec` gives the process a mount namespace of its own as well: a folder of its own is mounted
-        # over /var/lib there, so what Felix writes to /var/lib/calico stays out of the host's.
-        private = self.workload.folder / "var-lib"
-        private.mkdir(parents=True, exist_ok=True)
-        mount = 'mount --bind "$0" /var/lib && exec "$@"'
-        return ["ip", "netns", "exec", self.netns, "sh", "-c", mount, str(private), *self.workload.argv]
 
     def _run(self) -> None:
         while True:
@@ -116,11 +111,7 @@ class Supervised:
                     return
                 with self.log.open("ab") as out:
                     self.popen = subprocess.Popen(
-                        self.argv(),
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        env=self.workload.env,
-                        preexec_fn=die_with_parent,
+                        self.argv, stdout=out, stderr=subprocess.STDOUT, env=self.env, preexec_fn=die_with_parent
                     )
                 self.pids.append(self.popen.pid)
             code = self.popen.wait()
@@ -149,6 +140,66 @@ class Supervised:
                 popen.kill()
                 popen.wait()
         self._thread.join(timeout=STOP_SECONDS)
+
+
+class PodRun:
+    """A pod's container: its start-up commands once, each until it succeeds (a failed start-up restarts the
+    container), then its services, each supervised (runit in calico-node)."""
+
+    def __init__(self, workload: Workload, netns: str, logs: Path) -> None:
+        self.workload, self.netns, self.logs = workload, netns, logs
+        self.private = workload.folder / "var-lib"
+        self.private.mkdir(parents=True, exist_ok=True)
+        self.services: dict[str, Supervised] = {}
+        self.init_pids: list[int] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._start, daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        log = self.logs / f"{self.workload.log_name}-init.log"
+        for argv in self.workload.init:
+            while True:
+                with self._lock:
+                    if self._stopping.is_set():
+                        return
+                    with log.open("ab") as out:
+                        popen = subprocess.Popen(
+                            in_namespace(self.netns, self.private, argv), stdout=out, stderr=subprocess.STDOUT,
+                            env=self.workload.env, preexec_fn=die_with_parent,
+                        )  # fmt: skip
+                    self.init_pids.append(popen.pid)
+                if popen.wait() == 0:
+                    break
+                if self._stopping.wait(RESTART_DELAY_SECONDS):
+                    return
+        with self._lock:
+            if self._stopping.is_set():
+                return
+            for name, argv in self.workload.services:
+                log = self.logs / f"{self.workload.log_name}{'' if name == self.workload.component else '-' + name}.log"
+                argv = in_namespace(self.netns, self.private, argv)
+                self.services[name] = Supervised(argv, self.workload.env, log)
+
+    @property
+    def main(self) -> Supervised | None:
+        """The service named as the component (Felix in calico-node), whose sockets and exits are reported."""
+        return self.services.get(self.workload.component)
+
+    def pids(self) -> list[int]:
+        return self.init_pids + [pid for service in self.services.values() for pid in service.pids]
+
+    def signal_stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+        for service in self.services.values():
+            service.signal_stop()
+
+    def wait_stopped(self) -> None:
+        self._thread.join(timeout=STOP_SECONDS)
+        for service in self.services.values():
+            service.wait_stopped()
 
     def stop(self) -> None:
         self.signal_stop()
@@ -196,7 +247,7 @@ class CalicoProcesses:
     def __init__(self, api: ApiClient, kubeconfig: Path, network: PodNetwork, binaries: Path, folder: Path) -> None:
         self.api, self.kubeconfig, self.network, self.binaries, self.folder = api, kubeconfig, network, binaries, folder
         self.api_address = parse_address(urllib.parse.urlsplit(api.server).netloc)
-        self.running: dict[str, Supervised] = {}  # by pod UID
+        self.running: dict[str, PodRun] = {}  # by pod UID
         self.namespaces: dict[str, tuple[str, ApiRelay]] = {}  # namespace key -> (name, relay)
         self.probed: dict[tuple[int, str, int], bool] = {}
         self.pids: list[int] = []  # of every process started, for the check that none outlives this one
@@ -220,7 +271,7 @@ class CalicoProcesses:
         for uid in set(self.running) - set(pods):
             gone = self.running.pop(uid)
             gone.stop()
-            self.pids += gone.pids
+            self.pids += gone.pids()
         wanted_keys = {namespace_key(pod) for pod in pods.values()}
         for key in set(self.namespaces) - wanted_keys:
             name, relay = self.namespaces.pop(key)
@@ -235,8 +286,7 @@ class CalicoProcesses:
             workload = process_of(pod, config_maps, self.binaries, self.kubeconfig, self.folder / "pods" / uid)
             if workload is None:
                 continue
-            netns = self.namespace_for(pod)
-            self.running[uid] = Supervised(workload, netns, self.folder / f"{workload.log_name}.log")
+            self.running[uid] = PodRun(workload, self.namespace_for(pod), self.folder)
 
     def namespace_for(self, pod: dict[str, Any]) -> str:
         key = namespace_key(pod)
@@ -248,11 +298,11 @@ class CalicoProcesses:
     def listeners(self) -> list[dict[str, Any]]:
         """What serves /metrics on a pod's address now, as the stand-ins report it (calico_standins.py)."""
         found = []
-        for supervised in self.running.values():
-            pid = supervised.pid()
+        for run in self.running.values():
+            pid = run.main.pid() if run.main else None
             if pid is None:
                 continue
-            workload = supervised.workload
+            workload = run.workload
             for address, port in listening_sockets(pid):
                 if address.startswith("127.") or address == "::1" or port in workload.not_metrics_ports:
                     continue
@@ -266,27 +316,24 @@ class CalicoProcesses:
         return sorted(found, key=lambda x: (x["component"], x["pod"], x["port"]))
 
     def state(self) -> dict[str, Any]:
-        processes = [
-            {
-                "component": s.workload.component,
-                "pod": s.workload.pod,
-                "node": s.workload.node,
-                "address": s.workload.address,
-                "netns": s.netns,
-                "pid": s.pid(),
-                "exits": list(s.exits),
-                "listening": [list(x) for x in listening_sockets(s.pid())] if s.pid() else [],
-            }
-            for s in sorted(self.running.values(), key=lambda s: (s.workload.component, s.workload.pod))
-        ]
+        processes = []
+        for run in sorted(self.running.values(), key=lambda r: (r.workload.component, r.workload.pod)):
+            pid = run.main.pid() if run.main else None
+            processes.append({
+                "component": run.workload.component, "pod": run.workload.pod, "node": run.workload.node,
+                "address": run.workload.address, "netns": run.netns, "pid": pid,
+                "exits": list(run.main.exits) if run.main else [],
+                "listening": [list(x) for x in listening_sockets(pid)] if pid else [],
+                "services": {name: service.pid() for name, service in run.services.items()},
+            })  # fmt: skip
         return {"processes": processes, "listeners": self.listeners()}
 
     def close(self) -> None:
-        for supervised in self.running.values():
-            supervised.signal_stop()
-        for supervised in self.running.values():
-            supervised.wait_stopped()
-            self.pids += supervised.pids
+        for run in self.running.values():
+            run.signal_stop()
+        for run in self.running.values():
+            run.wait_stopped()
+            self.pids += run.pids()
         self.running.clear()
         for _, relay in self.namespaces.values():
             relay.close()

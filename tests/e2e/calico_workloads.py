@@ -23,9 +23,10 @@ class Workload:
     pod: str
     node: str
     address: str
-    argv: tuple[str, ...]
+    services: tuple[tuple[str, tuple[str, ...]], ...]  # (name, argv): each kept running; `component` is the main
     env: dict[str, str]
     folder: Path
+    init: tuple[tuple[str, ...], ...] = ()  # run once, each to success, before the services
     not_metrics_ports: frozenset[int] = frozenset()
 
     @property
@@ -91,12 +92,22 @@ def process_of(
             # A Felix built without cgo panics at start in its eBPF conntrack clean-up (a libbpf stub).
             "FELIX_DebugSkipCTLBCleanup": "true",
         }
-        return Workload("felix", argv=(str(binaries / "calico-felix"),), env={**base, **env, **felix}, **where)
+        node = str(binaries / "calico-node")
+        # What calico-node's container runs: its start-up (the Node's addresses, the default IP pool, the
+        # node name file), then under runit Felix and the tunnel-address allocator. BIRD and confd (BGP),
+        # the address monitor and the CNI token watcher do not run here.
+        return Workload(
+            "felix",
+            init=((node, "-startup"),),
+            services=(("felix", (node, "-felix")), ("allocate-tunnel-addrs", (node, "-allocate-tunnel-addrs"))),
+            env={**base, **env, **felix},
+            **where,
+        )
     if app == "calico-typha":
         env = container_env(pod, "calico-typha", config_maps)
         return Workload(
             "typha",
-            argv=(str(binaries / "calico-typha"),),
+            services=(("typha", (str(binaries / "calico-typha"),)),),
             env={**base, **env},
             not_metrics_ports=frozenset({TYPHA_SYNC_PORT}),
             **where,
@@ -104,5 +115,5 @@ def process_of(
     if app == "calico-kube-controllers":
         env = container_env(pod, "calico-kube-controllers", config_maps)
         argv = (str(binaries / "calico-kube-controllers"), f"-status-file={folder / 'status.json'}")
-        return Workload("kube-controllers", argv=argv, env={**base, **env}, **where)
+        return Workload("kube-controllers", services=(("kube-controllers", argv),), env={**base, **env}, **where)
     return None

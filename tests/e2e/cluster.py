@@ -81,6 +81,7 @@ class Binaries:
     kube_scheduler: Path
     kubectl: Path
     calicoctl: Path
+    calico_node: Path
     calico_felix: Path
     calico_typha: Path
     calico_kube_controllers: Path
@@ -113,6 +114,7 @@ class Binaries:
             "kube_scheduler": kubernetes / "kube-scheduler",
             "kubectl": kubernetes / "kubectl",
             "calicoctl": root / f"calicoctl-{pins['CALICO_VERSION']}" / "bin" / "calicoctl",
+            "calico_node": calico / "calico-node",
             "calico_felix": calico / "calico-felix",
             "calico_typha": calico / "calico-typha",
             "calico_kube_controllers": calico / "calico-kube-controllers",
