@@ -76,9 +76,9 @@ def all_up(prometheus, job: str, count: int) -> bool:
     return len(series) == count and all(r["value"][1] == "1" for r in series.values())
 
 
-def calico_pods(cluster, app: str) -> dict[str, str]:
+def calico_pods(cluster, app: str, namespace: str = "kube-system") -> dict[str, str]:
     """pod name -> node name of the Running pods of one Calico workload."""
-    pods = cluster.api_client().get(f"/api/v1/namespaces/kube-system/pods?labelSelector=k8s-app%3D{app}")["items"]
+    pods = cluster.api_client().get(f"/api/v1/namespaces/{namespace}/pods?labelSelector=k8s-app%3D{app}")["items"]
     return {p["metadata"]["name"]: p["spec"]["nodeName"] for p in pods if not p["metadata"].get("deletionTimestamp")}
 
 
