@@ -41,8 +41,28 @@ pytestmark = pytest.mark.e2e
 FELIX_JOB = "monitoring/felix"
 TYPHA_JOB = "monitoring/calico-typha"
 CONTROLLERS_JOB = "monitoring/calico-kube-controllers"
-# The fixtures captured from the same real processes (make fixtures), so what each dashboard must show.
+# The expositions captured from the same real processes (make fixtures): every panel with data on these has data
+# on the live processes too.
 SERVED = {"felix": "felix-iptables-quiet", "typha": "typha-quiet", "kube-controllers": "kube-controllers-quiet"}
+
+
+# What the real processes do after the first `up`, which an alert may hold pending (never firing) for a while: `up`
+# restarts Typha (its metrics settings), so every Felix connects to the new Typha and resyncs once, as it does on a
+# FelixConfiguration change; CalicoFelixResyncsWidespread waits 15 minutes for that to go on before it fires.
+AFTER_UP = {"CalicoFelixResyncsWidespread"}
+
+
+def misses_data(seen: str, captured: str) -> bool:
+    """Whether a panel lacks data (or fails) on the live processes where it has data on the captured exposition.
+    Zero and value count alike, and a panel empty on the capture may show data live: rates, counts and summary
+    quantiles depend on what the cluster did (the live Felixes restarted on each configuration change the scenario
+    made, and Typha sent them snapshots; the captured ones had settled). The integration tests hold each panel to
+    its exact class on the captured expositions."""
+    if seen.startswith("error"):
+        return True
+    return captured in ("zero", "value") and seen not in ("zero", "value")
+
+
 JOBS = {"felix": FELIX_JOB, "typha": TYPHA_JOB, "kube-controllers": CONTROLLERS_JOB}
 
 
@@ -142,11 +162,10 @@ def test_pod_scrape_on_simulated_nodes_end_to_end(make_cluster, make_stack, make
     pipeline.monitoring.wait_for_jobs(
         [f"podMonitor/{FELIX_JOB}/", f"podMonitor/{TYPHA_JOB}/", f"podMonitor/{CONTROLLERS_JOB}/"]
     )
-    # Service discovery picks the pods up; from then on every target answers within two scrape intervals.
+    # Service discovery picks the pods up at once: KWOK reports a pod Ready as soon as it runs, while the real
+    # calico-node's start-up and Felix take seconds (its readiness probe would hold the pod back until then).
     wait_for("Felix targets discovered", lambda: len(targets_of(prometheus, FELIX_JOB)) == nodes, 60)
-    up_within = wait_for(
-        "every Felix target up", lambda: all_up(prometheus, FELIX_JOB, nodes), 2 * seconds(interval) + 1
-    )
+    up_within = wait_for("every Felix target up", lambda: all_up(prometheus, FELIX_JOB, nodes), 30)
     wait_for(
         "kube-controllers and Typha up",
         lambda: all_up(prometheus, CONTROLLERS_JOB, 1) and all_up(prometheus, TYPHA_JOB, 1),
@@ -237,8 +256,9 @@ def check_dashboards_rules_and_alerts(cluster, prometheus, interval: float) -> N
     rules = loaded()
     unhealthy = [f"{name}: {r['health']} {r.get('lastError', '')}" for name, r in rules.items() if r["health"] != "ok"]
     assert not unhealthy, unhealthy
-    firing_now = sorted(name for name, r in rules.items() if r.get("type") == "alerting" and r["state"] != "inactive")
-    assert firing_now == [], f"alerts pending or firing on a quiet cluster: {firing_now}"
+    active = {name: r["state"] for name, r in rules.items() if r.get("type") == "alerting" and r["state"] != "inactive"}
+    unexplained = {name: state for name, state in active.items() if name not in AFTER_UP or state == "firing"}
+    assert unexplained == {}, f"alerts pending or firing on a quiet cluster: {unexplained}"
     recorded = [name for name, r in rules.items() if r.get("type") == "recording"]
     missing = [name for name in recorded if not prometheus.query(name)]
     assert not missing, f"recording rules without a series: {missing}"
@@ -257,8 +277,8 @@ def check_dashboards_rules_and_alerts(cluster, prometheus, interval: float) -> N
         except PrometheusError as error:
             seen = f"error {error}"
         checked += 1
-        if seen != expected:
-            problems.append(f"{query}: shows {seen}, expected {expected}")
+        if misses_data(seen, expected):
+            problems.append(f"{query}: shows {seen}, on the captured exposition {expected}")
     assert checked == len(every_query) and {q.dashboard for q in every_query} == set(DASHBOARD_COMPONENT)
     assert not problems, "\n".join(problems)
 
