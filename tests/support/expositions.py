@@ -1,15 +1,18 @@
-"""The hand-written target expositions in tests/fixtures/metrics/targets/ and the metric registry.
+"""The target expositions in tests/fixtures/metrics/targets/ and the metric registry.
 
 Each ``*.prom`` file there is one scrape of one Calico process, in the classic text
-format, with a comment header:
+format: the quiet ones of Felix (iptables, nftables), Typha and kube-controllers captured
+from the real processes by ``make fixtures`` (tests/e2e/capture_expositions.py), the others
+(eBPF, the ``*-trouble`` fault models) written by hand. Each has a comment header:
 
 * ``# target: component=<felix|typha|kube-controllers> [mode=<iptables|nftables|bpf>] state=<quiet|trouble>``
 * ``# moves: <sample name> <increment>``: while the test server serves the file, every
-  sample with that name grows by the increment at each scrape. Everything else stays as
+  sample with that name (whatever its labels) grows by the increment at each scrape. Everything else stays as
   written, so an error counter that does not move has a rate of exactly 0.
 
 ``registry.yaml`` next to the directory lists the families Calico v3.31.0 exports, as read
-from its source: type, label names, and when they are present.
+from its source and checked against the real processes (``make fixtures``): type, label names,
+the processes that export it, and when they are present.
 """
 
 from __future__ import annotations
@@ -39,12 +42,15 @@ _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?')
 @dataclass(frozen=True)
 class RegistryEntry:
     name: str
-    component: str
+    components: tuple[str, ...]  # felix, typha, kube-controllers; runtime: all three
     type: str
     labels: tuple[str, ...]
     source: str
     presence: str
     active: tuple[str, ...]
+
+    def exported_by(self, component: str) -> bool:
+        return component in self.components or "runtime" in self.components
 
 
 def load_registry(path: Path = REGISTRY_FILE) -> dict[str, RegistryEntry]:
@@ -52,7 +58,7 @@ def load_registry(path: Path = REGISTRY_FILE) -> dict[str, RegistryEntry]:
     return {
         name: RegistryEntry(
             name=name,
-            component=entry["component"],
+            components=tuple([entry["component"]] if isinstance(entry["component"], str) else entry["component"]),
             type=entry["type"],
             labels=tuple(entry["labels"]),
             source=entry["source"],
@@ -107,9 +113,10 @@ class Exposition:
     def family_of(self, sample_name: str) -> str:
         if sample_name in self.types:
             return sample_name
-        for suffix in ("_sum", "_count"):
+        for suffix in ("_sum", "_count", "_bucket"):
             base = sample_name.removesuffix(suffix)
-            if sample_name.endswith(suffix) and self.types.get(base) == "summary":
+            kinds = ("histogram",) if suffix == "_bucket" else ("summary", "histogram")
+            if sample_name.endswith(suffix) and self.types.get(base) in kinds:
                 return base
         raise KeyError(f"{self.name}: sample {sample_name} has no # TYPE line")
 

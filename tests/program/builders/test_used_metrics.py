@@ -272,7 +272,7 @@ def test_the_list_is_what_a_second_reader_finds(component):
 def test_every_kept_name_is_a_series_calico_exports(component):
     """Each name is a family of the registry read from Calico's source, or one of a summary's series."""
     registry = load_registry()
-    families = {name for name, entry in registry.items() if entry.component in (component, "runtime")}
+    families = {name for name, entry in registry.items() if entry.exported_by(component)}
     summaries = {name for name in families if registry[name].type in ("summary", "histogram")}
     # Read by the IP pool rule where a newer kube-controllers exports it; not in v3.31.
     newer = {"ipam_ippool_reserved"} if component == "kube-controllers" else set()
