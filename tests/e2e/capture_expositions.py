@@ -237,18 +237,19 @@ class Capture:
         return found
 
 
-def observe(capture: Capture, first: dict[str, str], seconds: float) -> None:
+def observe(capture: Capture, first: dict[str, tuple[str, float]], seconds: float) -> None:
     """Prints how fast every counter and summary _count grew over ``seconds`` after the capture."""
     time.sleep(seconds)
     for target in capture.targets:
         text = scrape(target.netns, target.port)
         types = dict(line.split()[2:4] for line in text.splitlines() if line.startswith("# TYPE "))
         counters = {name for name, kind in types.items() if kind == "counter"}
-        before = series_of(first[target.fixture])
+        text_before, scraped_at = first[target.fixture]
+        before, elapsed = series_of(text_before), time.monotonic() - scraped_at
         for key, value in series_of(text).items():
             name = key.split("{")[0]
             if (name in counters or name.endswith(("_count", "_sum"))) and float(value) > float(before.get(key, "inf")):
-                grown = (float(value) - float(before[key])) / seconds
+                grown = (float(value) - float(before[key])) / elapsed
                 print(f"{target.fixture}: {key} +{grown:.3g}/s", file=sys.stderr)
 
 
@@ -257,7 +258,8 @@ def capture_all(binaries: Binaries, work: Path, observe_seconds: float) -> tuple
     capture = Capture(binaries, work)
     try:
         capture.start()
-        captured = {target.fixture: settled(target) for target in capture.targets}
+        settled_at = {target.fixture: (settled(target), time.monotonic()) for target in capture.targets}
+        captured = {fixture: text for fixture, (text, _) in settled_at.items()}
         for target in capture.targets:
             exits = target.process.exits()
             mtu = work / "var-lib" / target.process.name / "calico" / "mtu"
@@ -265,7 +267,7 @@ def capture_all(binaries: Binaries, work: Path, observe_seconds: float) -> tuple
             wrote = f", its MTU file in its private /var/lib: {mtu.exists()}" if felix else ""
             print(f"{target.process.name}: {len(exits)} restart(s) {exits}{wrote}", file=sys.stderr)
         if observe_seconds:
-            observe(capture, captured, observe_seconds)
+            observe(capture, settled_at, observe_seconds)
     except Exception:
         for target in capture.targets:
             print(f"--- {target.process.name}, end of its log:\n{target.process.log_text()[-2500:]}", file=sys.stderr)
