@@ -1,4 +1,5 @@
-"""Shared fixtures: the mock-engine evaluator and the calicoctl sandbox."""
+"""Shared fixtures: the mock-engine evaluator, the calicoctl sandbox, and the Prometheus releases the tests that run
+Prometheus or promtool run once each on."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.binaries import PrometheusRelease, supported_releases
 from tests.support.calicoctl_sandbox import CalicoctlSandbox
 from tools.evaluator.mock_engine import Evaluation, evaluate, reveal
 
@@ -48,3 +50,18 @@ def felix_patch():
         return FelixPatch(evaluate(config, secret_keys))
 
     return build
+
+
+@pytest.fixture(scope="module", params=supported_releases(), ids=lambda release: release.id)
+def prometheus_release(request: pytest.FixtureRequest) -> PrometheusRelease:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def prometheus_binary(prometheus_release: PrometheusRelease) -> str:
+    return prometheus_release.prometheus
+
+
+@pytest.fixture(scope="module")
+def promtool(prometheus_release: PrometheusRelease) -> str:
+    return prometheus_release.promtool
