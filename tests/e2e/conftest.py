@@ -346,8 +346,7 @@ def make_cluster(binaries, pki, etcd, decoy, tmp_path):
         return start_cluster(binaries, pki, etcd, tmp_path, started, decoy=decoy, **options)
 
     yield build
-    for process in reversed(started):
-        process.stop()
+    stop_all(started)
 
 
 @dataclass
@@ -391,6 +390,19 @@ class CalicoProcessesRun(Process):
         assert state.get("leftovers") == [], f"{self.name} left behind: {state.get('leftovers')}"
         alive = [pid for pid in state.get("pids", []) if runs_calico(pid)]
         assert not alive, f"Calico processes {alive} still running after {self.name} stopped"
+
+
+def stop_all(started: list) -> None:
+    """Stops everything in ``started``, last first, every one of them even when stopping one fails (the check
+    of the real Calico processes fails the scenario if something was left); then raises the first failure."""
+    failures = []
+    for process in reversed(started):
+        try:
+            process.stop()
+        except Exception as error:  # the rest must still be stopped
+            failures.append(error)
+    if failures:
+        raise failures[0]
 
 
 def runs_calico(pid: int) -> bool:
@@ -466,8 +478,7 @@ def make_pipeline(binaries, tmp_path):
         return start_pipeline(binaries, cluster, tmp_path, started, **options)
 
     yield build
-    for process in reversed(started):
-        process.stop()
+    stop_all(started)
 
 
 @pytest.fixture

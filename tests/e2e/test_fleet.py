@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.cluster import free_port, versions
-from tests.e2e.conftest import ROOT, Cluster, Stack, prepare_stack, start_cluster
+from tests.e2e.conftest import ROOT, Cluster, Stack, prepare_stack, start_cluster, stop_all
 from tests.e2e.measurements import FIGURES, TIMINGS
 from tests.e2e.test_manifest_install import example_config
 
@@ -162,5 +162,4 @@ def test_fleet_up_drift_and_repair_over_three_clusters_with_one_out_of_reach(
         assert status == 0, document
         assert all(row["drift"] == [] for row in document["stacks"]), document
     finally:
-        for process in reversed(started):
-            process.stop()
+        stop_all(started)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.e2e.calico_standins import FELIX_CONFIGURATION, KUBE_CONTROLLERS_CONFIGURATION, desired_listeners
 from tests.e2e.cluster import address_slot
-from tests.e2e.conftest import runs_calico, start_pipeline
+from tests.e2e.conftest import runs_calico, start_pipeline, stop_all
 from tests.e2e.measurements import FIGURES
 from tests.e2e.pod_network import PodNetwork
 from tests.e2e.simulation import wait_for
@@ -120,8 +120,7 @@ def test_real_processes_follow_their_configuration_like_the_stand_ins_and_leave_
         pids = [p["pid"] for p in pipeline.processes() if p["pid"]]
         namespaces = {p["netns"] for p in pipeline.processes()}
     finally:
-        for process in reversed(started):
-            process.stop()
+        stop_all(started)
     # Stopping the supervisor checked its own account (CalicoProcessesRun.stop); this checks the machine's.
     assert [pid for pid in pids if runs_calico(pid)] == []
     assert not [n for n in namespaces if os.path.exists(f"/run/netns/{n}")]
