@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import fcntl
 import json
 import os
@@ -46,18 +45,16 @@ from tests.e2e.cluster import SLOTS_DIR  # noqa: E402
 from tests.e2e.netns_relay import address as parse_address  # noqa: E402
 from tests.e2e.netns_relay import listen_in, relay_connection  # noqa: E402
 from tests.e2e.pod_network import PodNetwork  # noqa: E402
+from tests.e2e.real_calico_env import (  # noqa: E402
+    RESTART_DELAY_SECONDS,
+    STOP_SECONDS,
+    Supervised,
+    die_with_parent,
+    in_namespace,
+)
 
 POLL_SECONDS = 0.5
-RESTART_DELAY_SECONDS = 1.0
-STOP_SECONDS = 5.0
 SELECTOR = "k8s-app in (calico-node,calico-typha,calico-kube-controllers)"
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """In the child before exec: killed when the thread that started it ends, so a supervisor that is
-    killed itself leaves no Calico process behind."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class ApiRelay:
@@ -83,65 +80,6 @@ class ApiRelay:
         self.server.close()
 
 
-def in_namespace(netns: str, private: Path, argv: tuple[str, ...]) -> list[str]:
-    """``argv`` run in network namespace ``netns``. `ip netns exec` gives it a mount namespace of its own as well:
-    the pod's folder ``private`` is mounted over /var/lib there (the hostPath calico-node mounts at /var/lib/calico),
-    so what its processes write there stays out of the host's."""
-    mount = 'mount --bind "$0" /var/lib && exec "$@"'
-    return ["ip", "netns", "exec", netns, "sh", "-c", mount, str(private), *argv]
-
-
-class Supervised:
-    """One of a pod's processes, started again whenever it exits, until stopped."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.argv, self.env, self.log = argv, env, log
-        self.exits: list[int] = []
-        self.pids: list[int] = []
-        self.popen: subprocess.Popen | None = None
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                if self._stopping.is_set():
-                    return
-                with self.log.open("ab") as out:
-                    self.popen = subprocess.Popen(
-                        self.argv, stdout=out, stderr=subprocess.STDOUT, env=self.env, preexec_fn=die_with_parent
-                    )
-                self.pids.append(self.popen.pid)
-            code = self.popen.wait()
-            with self._lock:
-                self.exits.append(code)
-            if self._stopping.wait(RESTART_DELAY_SECONDS):
-                return
-
-    def pid(self) -> int | None:
-        popen = self.popen
-        return popen.pid if popen is not None and popen.poll() is None else None
-
-    def signal_stop(self) -> None:
-        with self._lock:
-            self._stopping.set()
-            popen = self.popen
-        if popen is not None and popen.poll() is None:
-            popen.terminate()
-
-    def wait_stopped(self) -> None:
-        popen = self.popen
-        if popen is not None:
-            try:
-                popen.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:  # Typha sheds its clients for up to TYPHA_SHUTDOWNTIMEOUTSECS
-                popen.kill()
-                popen.wait()
-        self._thread.join(timeout=STOP_SECONDS)
-
-
 class PodRun:
     """A pod's container: its start-up commands once, each until it succeeds (a failed start-up restarts the
     container), then its services, each supervised (runit in calico-node)."""
@@ -149,7 +87,6 @@ class PodRun:
     def __init__(self, workload: Workload, netns: str, logs: Path) -> None:
         self.workload, self.netns, self.logs = workload, netns, logs
         self.private = workload.folder / "var-lib"
-        self.private.mkdir(parents=True, exist_ok=True)
         self.services: dict[str, Supervised] = {}
         self.init_pids: list[int] = []
         self._lock = threading.Lock()
@@ -180,7 +117,7 @@ class PodRun:
             for name, argv in self.workload.services:
                 log = self.logs / f"{self.workload.log_name}{'' if name == self.workload.component else '-' + name}.log"
                 argv = in_namespace(self.netns, self.private, argv)
-                self.services[name] = Supervised(argv, self.workload.env, log)
+                self.services[name] = Supervised(name, argv, self.workload.env, log)
 
     @property
     def main(self) -> Supervised | None:

@@ -11,10 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The PATH of Calico's images, for the tools Felix runs (iptables, ipset, nft, conntrack).
-PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# Typha's port for Felix's connections (TYPHA_SERVERPORT's default): not HTTP, so never asked for /metrics.
-TYPHA_SYNC_PORT = 5473
+from tests.e2e.real_calico_env import PATH, TYPHA_PORT, felix_outside_a_pod, kube_controllers_argv
 
 
 @dataclass(frozen=True)
@@ -80,18 +77,7 @@ def process_of(
     folder.mkdir(parents=True, exist_ok=True)
     if app == "calico-node":
         env = container_env(pod, "calico-node", config_maps)
-        (folder / "status").mkdir(exist_ok=True)  # Felix makes only the last folder of the path
-        felix = {
-            # calico-node hands Felix its node name and datastore, and points file logging away with
-            # CALICO_DISABLE_FILE_LOGGING.
-            "FELIX_FELIXHOSTNAME": env.get("NODENAME", where["node"]),
-            "FELIX_DATASTORETYPE": env.get("DATASTORE_TYPE", "kubernetes"),
-            "FELIX_LOGFILEPATH": "none",
-            "FELIX_LOGSEVERITYSYS": "none",
-            "FELIX_ENDPOINTSTATUSPATHPREFIX": str(folder / "status"),
-            # A Felix built without cgo panics at start in its eBPF conntrack clean-up (a libbpf stub).
-            "FELIX_DebugSkipCTLBCleanup": "true",
-        }
+        felix = felix_outside_a_pod(env.get("NODENAME", where["node"]), kubeconfig, folder / "status")
         node = str(binaries / "calico-node")
         # What calico-node's container runs: its start-up (the Node's addresses, the default IP pool, the
         # node name file), then under runit Felix and the tunnel-address allocator. BIRD and confd (BGP),
@@ -109,11 +95,11 @@ def process_of(
             "typha",
             services=(("typha", (str(binaries / "calico-typha"),)),),
             env={**base, **env},
-            not_metrics_ports=frozenset({TYPHA_SYNC_PORT}),
+            not_metrics_ports=frozenset({TYPHA_PORT}),
             **where,
         )
     if app == "calico-kube-controllers":
         env = container_env(pod, "calico-kube-controllers", config_maps)
-        argv = (str(binaries / "calico-kube-controllers"), f"-status-file={folder / 'status.json'}")
+        argv = tuple(kube_controllers_argv(binaries / "calico-kube-controllers", folder / "status.json"))
         return Workload("kube-controllers", services=(("kube-controllers", argv),), env={**base, **env}, **where)
     return None

@@ -45,9 +45,10 @@ from tests.e2e.real_calico_env import (
     KUBE_CONTROLLERS_METRICS_PORT,
     TYPHA_METRICS_PORT,
     TYPHA_PORT,
-    SupervisedProcess,
+    Supervised,
     add_host_interface,
     felix_environment,
+    in_namespace,
     kube_controllers_argv,
     kube_controllers_environment,
     network_namespace,
@@ -80,7 +81,7 @@ class Target:
     fixture: str
     netns: str
     port: int
-    process: SupervisedProcess
+    process: Supervised
     ready: Callable[[str], bool]
 
 
@@ -110,7 +111,6 @@ def settled(target: Target) -> str:
     streak: list[str] = []
     last_error = None
     while time.monotonic() < deadline:
-        target.process.check_alive()
         try:
             text = scrape(target.netns, target.port)
         except ConnectionError as error:
@@ -139,15 +139,14 @@ def felix_ready(text: str) -> bool:
     )
 
 
-def wait_for(check: Callable[[], bool], what: str, process: SupervisedProcess, timeout: float = 60) -> None:
+def wait_for(check: Callable[[], bool], what: str, process: Supervised, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        process.check_alive()
         with contextlib.suppress(RuntimeError):
             if check():
                 return
         time.sleep(0.5)
-    raise TimeoutError(f"{what} not there after {timeout:.0f} s")
+    raise TimeoutError(f"{what} not there after {timeout:.0f} s ({process.name} exited so far with {process.exits})")
 
 
 class Capture:
@@ -157,7 +156,8 @@ class Capture:
         self.binaries, self.work, self.logs = binaries, work, work / "logs"
         self.logs.mkdir()
         self.stack = contextlib.ExitStack()
-        self.process_groups: list[int] = []
+        self.process_groups: list[int] = []  # of the relays
+        self.supervised: list[Supervised] = []
         self.control_plane: list = []
         self.targets: list[Target] = []
         self.host_var_lib_calico = HOST_VAR_LIB_CALICO.exists()
@@ -219,15 +219,18 @@ class Capture:
         self.process_groups.append(popen.pid)
         wait_listening(netns, port)
 
-    def supervise(self, name: str, netns: str, argv: list[str], env: dict[str, str]) -> SupervisedProcess:
-        process = SupervisedProcess(name, netns, argv, env, self.work / "var-lib" / name, self.logs)
+    def supervise(self, name: str, netns: str, argv: list[str], env: dict[str, str]) -> Supervised:
+        process = Supervised(
+            name, in_namespace(netns, self.work / "var-lib" / name, argv), env, self.logs / f"{name}.log"
+        )
         self.stack.callback(process.stop)
-        self.process_groups.append(process.pgid)
+        self.supervised.append(process)
         return process
 
     def leftovers(self) -> list[str]:
         found = [f"network namespace {name}" for name in network_namespaces() if name.startswith(NETNS_PREFIX)]
         found += [f"process group {pgid}" for pgid in self.process_groups if process_group_alive(pgid)]
+        found += [f"{process.name} (pid {pid})" for process in self.supervised for pid in process.running()]
         found += [f"{process.name} (pid {process.popen.pid})" for process in self.control_plane
                   if process.popen.poll() is None]  # fmt: skip
         mounts = Path("/proc/self/mountinfo").read_text()
@@ -261,7 +264,7 @@ def capture_all(binaries: Binaries, work: Path, observe_seconds: float) -> tuple
         settled_at = {target.fixture: (settled(target), time.monotonic()) for target in capture.targets}
         captured = {fixture: text for fixture, (text, _) in settled_at.items()}
         for target in capture.targets:
-            exits = target.process.exits()
+            exits = target.process.exits
             mtu = work / "var-lib" / target.process.name / "calico" / "mtu"
             felix = target.port == FELIX_METRICS_PORT
             wrote = f", its MTU file in its private /var/lib: {mtu.exists()}" if felix else ""

@@ -3,22 +3,24 @@
 What each process needs, as measured when running them here: the environment the Calico manifests give
 its container, plus what running outside a pod needs (a kubeconfig, no log files,
 Felix's endpoint status folder, ``FELIX_DebugSkipCTLBCleanup`` without which a CGO_ENABLED=0 Felix panics
-at start). ``SupervisedProcess`` runs one of them inside a network namespace, with a private folder over
-``/var/lib`` (Felix writes ``/var/lib/calico/mtu``), restarted when it exits as calico-node's runit and
-the kubelet do: Felix and kube-controllers exit (rc 129) when their configuration changes.
+at start). ``Supervised`` runs one of them (``in_namespace``: inside a network namespace, with a private folder
+over ``/var/lib``), restarted when it exits as calico-node's runit and the kubelet do: Felix and
+kube-controllers exit (rc 129) when their configuration changes.
 
-Used by tests/e2e/capture_expositions.py (``make fixtures``).
+Used by tests/e2e/capture_expositions.py (``make fixtures``) and tests/e2e/calico_processes.py (the pipeline).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,8 +30,25 @@ KUBE_CONTROLLERS_METRICS_PORT = 9094
 TYPHA_PORT = 5473
 # What the processes find on PATH: Felix runs iptables(-restore), ipset, nft, ip and conntrack.
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-RESTART_MARK = "supervisor: exited with "
 NETNS_DIR = Path("/run/netns")
+
+
+def felix_outside_a_pod(node_name: str, kubeconfig: Path, endpoint_status_dir: Path) -> dict[str, str]:
+    """What Felix needs here beyond its container's environment: a kubeconfig for the service account, the node
+    name and datastore calico-node hands it, no log file or syslog (CALICO_DISABLE_FILE_LOGGING), a folder of its
+    own for endpoint status (Felix makes only its last level), and the eBPF clean-up skipped."""
+    endpoint_status_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "PATH": PATH,
+        "KUBECONFIG": str(kubeconfig),
+        "FELIX_FELIXHOSTNAME": node_name,
+        "FELIX_DATASTORETYPE": "kubernetes",
+        "FELIX_LOGFILEPATH": "none",
+        "FELIX_LOGSEVERITYSYS": "none",
+        "FELIX_ENDPOINTSTATUSPATHPREFIX": str(endpoint_status_dir),
+        # A CGO_ENABLED=0 build has no libbpf: without this Felix panics at start (LIBBPF syscall stub).
+        "FELIX_DebugSkipCTLBCleanup": "true",
+    }
 
 
 def felix_environment(
@@ -46,21 +65,13 @@ def felix_environment(
     outrun its stdout queue, and libcalico-go's logutils counts a line dropped there in
     ``felix_log_errors`` (the destination's counter), not in ``felix_logs_dropped``."""
     env = {
-        "PATH": PATH,
+        **felix_outside_a_pod(node_name, kubeconfig, endpoint_status_dir),
         "DATASTORE_TYPE": "kubernetes",
-        "FELIX_DATASTORETYPE": "kubernetes",
-        "KUBECONFIG": str(kubeconfig),
-        "FELIX_FELIXHOSTNAME": node_name,
         "NODENAME": node_name,
-        "FELIX_LOGFILEPATH": "none",
-        "FELIX_LOGSEVERITYSYS": "none",
         "FELIX_LOGSEVERITYSCREEN": log_severity,
         "FELIX_HEALTHENABLED": "true",
         "FELIX_IPV6SUPPORT": "false",
         "FELIX_DEFAULTENDPOINTTOHOSTACTION": "ACCEPT",
-        "FELIX_ENDPOINTSTATUSPATHPREFIX": str(endpoint_status_dir),
-        # A CGO_ENABLED=0 build has no libbpf: without this Felix panics at start (LIBBPF syscall stub).
-        "FELIX_DebugSkipCTLBCleanup": "true",
     }
     if typha_address:
         env["FELIX_TYPHAADDR"] = typha_address
@@ -118,56 +129,88 @@ def network_namespace(name: str) -> Iterator[str]:
         ip("netns", "del", name, check=False)
 
 
-class SupervisedProcess:
-    """``argv`` inside network namespace ``netns``, with ``var_lib`` mounted over /var/lib, restarted on exit.
+PR_SET_PDEATHSIG = 1
+RESTART_DELAY_SECONDS = 1.0
+STOP_SECONDS = 5.0
 
-    ``ip netns exec`` gives the command a mount namespace of its own, so the bind mount is seen by this
-    process only. Everything runs in a process group of its own, which ``stop`` ends.
-    """
 
-    def __init__(
-        self, name: str, netns: str, argv: list[str], env: Mapping[str, str], var_lib: Path, log_dir: Path
-    ) -> None:
-        self.name, self.netns = name, netns
-        var_lib.mkdir(parents=True, exist_ok=True)
-        self.log = log_dir / f"{name}.log"
-        script = (
-            f'mount --bind "$1" /var/lib || exit 97; shift; while :; do "$@"; echo "{RESTART_MARK}$?"; sleep 1; done'
-        )
-        with self.log.open("wb") as log:
-            self.popen = subprocess.Popen(
-                ["ip", "netns", "exec", netns, "sh", "-c", script, "supervisor", str(var_lib), *argv],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dict(env),
-                start_new_session=True,
-            )
-        self.pgid = self.popen.pid
+def die_with_parent() -> None:
+    """In the child before exec: killed when the thread that started it ends, so a supervisor that is
+    killed itself leaves no Calico process behind."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def in_namespace(netns: str, private: Path, argv: Sequence[str]) -> list[str]:
+    """``argv`` run in network namespace ``netns``. `ip netns exec` gives it a mount namespace of its own as well:
+    the folder ``private`` is mounted over /var/lib there (the hostPath calico-node mounts at /var/lib/calico;
+    Felix writes /var/lib/calico/mtu), so what it writes there stays out of the host's."""
+    private.mkdir(parents=True, exist_ok=True)
+    mount = 'mount --bind "$0" /var/lib && exec "$@"'
+    return ["ip", "netns", "exec", netns, "sh", "-c", mount, str(private), *argv]
+
+
+class Supervised:
+    """A process started again a second after it exits, until stopped: runit inside calico-node, or the
+    kubelet restarting a container. Felix and kube-controllers exit (rc 129) when their configuration changes."""
+
+    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], log: Path) -> None:
+        self.name, self.argv, self.env, self.log = name, argv, dict(env), log
+        self.exits: list[int] = []
+        self.pids: list[int] = []
+        self.popen: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"supervise-{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                with self.log.open("ab") as out:
+                    self.popen = subprocess.Popen(
+                        self.argv, stdout=out, stderr=subprocess.STDOUT, env=self.env, preexec_fn=die_with_parent
+                    )
+                self.pids.append(self.popen.pid)
+            code = self.popen.wait()
+            with self._lock:
+                self.exits.append(code)
+            if self._stopping.wait(RESTART_DELAY_SECONDS):
+                return
+
+    def pid(self) -> int | None:
+        """The running process's, or None between two runs."""
+        popen = self.popen
+        return popen.pid if popen is not None and popen.poll() is None else None
 
     def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
-    def exits(self) -> list[str]:
-        """The exit codes of the runs so far (each restart follows one)."""
-        return [line.split(RESTART_MARK, 1)[1] for line in self.log_text().splitlines() if RESTART_MARK in line]
+    def signal_stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            popen = self.popen
+        if popen is not None and popen.poll() is None:
+            popen.terminate()
 
-    def check_alive(self) -> None:
-        if self.popen.poll() is not None:
-            raise RuntimeError(
-                f"{self.name}: supervisor exited with {self.popen.returncode}:\n{self.log_text()[-3000:]}"
-            )
+    def wait_stopped(self) -> None:
+        popen = self.popen
+        if popen is not None:
+            try:
+                popen.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:  # Typha sheds its clients for up to TYPHA_SHUTDOWNTIMEOUTSECS
+                popen.kill()
+                popen.wait()
+        self._thread.join(timeout=STOP_SECONDS)
 
     def stop(self) -> None:
-        """SIGTERM to the whole group (supervisor and process), SIGKILL to what is left after 15 s."""
-        for sig, wait in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 10.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pgid, sig)
-            deadline = time.monotonic() + wait
-            while process_group_alive(self.pgid) and time.monotonic() < deadline:
-                self.popen.poll()  # reaps the supervisor, so that its group can end
-                time.sleep(0.1)
-            if not process_group_alive(self.pgid):
-                return
+        self.signal_stop()
+        self.wait_stopped()
+
+    def running(self) -> list[int]:
+        """Those of its processes still running (none once stopped)."""
+        return [pid for pid in self.pids if Path(f"/proc/{pid}").exists()]
 
 
 def relay(

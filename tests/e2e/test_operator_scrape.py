@@ -23,15 +23,7 @@ from tests.e2e.conftest import seed_calico_configuration, wait_established
 from tests.e2e.measurements import FIGURES
 from tests.e2e.simulation import PodUidWatch, daemonset_settled, deployment_settled, wait_for
 from tests.e2e.test_manifest_install import example_config
-from tests.e2e.test_pipeline import (
-    CONTROLLERS_JOB,
-    FELIX_JOB,
-    TYPHA_JOB,
-    all_up,
-    calico_pods,
-    targets_of,
-    up_series,
-)
+from tests.e2e.test_pipeline import FELIX_JOB, every_target_up_through_service_monitors, targets_of
 from tests.e2e.test_stacks import install_operator_installation
 
 pytestmark = pytest.mark.e2e
@@ -118,24 +110,7 @@ def test_operator_install_is_scraped_through_its_service_monitors(make_cluster, 
     stack = make_stack(cluster, config)
     stack.up()
     act_as_the_operator(cluster)
-    pipeline.monitoring.wait_for_jobs(
-        [f"serviceMonitor/{FELIX_JOB}/", f"serviceMonitor/{TYPHA_JOB}/", f"serviceMonitor/{CONTROLLERS_JOB}/"]
-    )
-    up_seconds = wait_for("every Felix target up", lambda: all_up(prometheus, FELIX_JOB, nodes), 90)
-    wait_for(
-        "Typha (restarted with its metrics on) and kube-controllers up",
-        lambda: all_up(prometheus, TYPHA_JOB, 1) and all_up(prometheus, CONTROLLERS_JOB, 1),
-        120,
-    )
-    felix_pods = calico_pods_in(cluster, "calico-node")
-    for pod, series in up_series(prometheus, FELIX_JOB).items():
-        labels = series["metric"]
-        assert pod in felix_pods and labels["node"] == felix_pods[pod], labels
-        assert labels["namespace"] == NAMESPACE and labels["job"] == FELIX_JOB, labels
-    [typha] = up_series(prometheus, TYPHA_JOB).values()
-    assert calico_pods_in(cluster, "calico-typha")[typha["metric"]["pod"]] == typha["metric"]["node"]
-    [controllers] = up_series(prometheus, CONTROLLERS_JOB).values()
-    assert controllers["metric"]["pod"] in calico_pods_in(cluster, "calico-kube-controllers")
+    up_seconds = every_target_up_through_service_monitors(pipeline, cluster, nodes, NAMESPACE)
     assert set(watch.rollouts().values()) == {0}, "an operator install: the program replaces no calico-node pod"
     # Felix really serves what the dashboards read, under the operator as elsewhere.
     assert prometheus.query(f'felix_cluster_num_hosts{{job="{FELIX_JOB}"}}'), "no Felix series scraped"
@@ -146,7 +121,3 @@ def test_operator_install_is_scraped_through_its_service_monitors(make_cluster, 
     FIGURES.append(f"operator install, {nodes} nodes, real Felix: every Felix target up {up_seconds:.1f} s after up")
     felix_spec = cluster.calico_resource("felixConfiguration")["spec"]
     assert felix_spec.get("prometheusMetricsEnabled") is not True, json.dumps(felix_spec)
-
-
-def calico_pods_in(cluster, app: str) -> dict[str, str]:
-    return calico_pods(cluster, app, NAMESPACE)

@@ -283,6 +283,32 @@ def check_dashboards_rules_and_alerts(cluster, prometheus, interval: float) -> N
     assert not problems, "\n".join(problems)
 
 
+def every_target_up_through_service_monitors(pipeline, cluster, nodes: int, namespace: str) -> float:
+    """Waits until Felix on every node, Typha and kube-controllers are scraped through their ServiceMonitors'
+    jobs, and checks their labels are those of the pod scrape (so dashboards and alerts need nothing else);
+    returns the seconds until every Felix target was up."""
+    prometheus = pipeline.prometheus
+    pipeline.monitoring.wait_for_jobs(
+        [f"serviceMonitor/{FELIX_JOB}/", f"serviceMonitor/{TYPHA_JOB}/", f"serviceMonitor/{CONTROLLERS_JOB}/"]
+    )
+    up_seconds = wait_for("every Felix target up", lambda: all_up(prometheus, FELIX_JOB, nodes), 90)
+    wait_for(
+        "Typha (restarted with its metrics on) and kube-controllers up",
+        lambda: all_up(prometheus, TYPHA_JOB, 1) and all_up(prometheus, CONTROLLERS_JOB, 1),
+        120,
+    )
+    felix_pods = calico_pods(cluster, "calico-node", namespace)
+    for pod, series in up_series(prometheus, FELIX_JOB).items():
+        labels = series["metric"]
+        assert pod in felix_pods and labels["node"] == felix_pods[pod], labels
+        assert labels["namespace"] == namespace and labels["job"] == FELIX_JOB, labels
+    [typha] = up_series(prometheus, TYPHA_JOB).values()
+    assert calico_pods(cluster, "calico-typha", namespace)[typha["metric"]["pod"]] == typha["metric"]["node"]
+    [controllers] = up_series(prometheus, CONTROLLERS_JOB).values()
+    assert controllers["metric"]["pod"] in calico_pods(cluster, "calico-kube-controllers", namespace)
+    return up_seconds
+
+
 def test_service_scrape_rolls_nothing_and_scrapes_through_service_monitors(make_cluster, make_stack, make_pipeline):
     nodes, interval = 3, "2s"
     cluster = make_cluster(nodes=nodes, typha=True, real_calico=True)
@@ -293,29 +319,11 @@ def test_service_scrape_rolls_nothing_and_scrapes_through_service_monitors(make_
     generation = cluster.get("daemonset", "calico-node", "kube-system")["metadata"]["generation"]
     stack = make_stack(cluster, pipeline_config(interval=interval, typha=True, scrape="service"))
     stack.up()
-    pipeline.monitoring.wait_for_jobs(
-        [f"serviceMonitor/{FELIX_JOB}/", f"serviceMonitor/{TYPHA_JOB}/", f"serviceMonitor/{CONTROLLERS_JOB}/"]
-    )
     # Felix follows the calicoctl patch on every node without any pod being replaced; Prometheus finds the
     # pods through the Services' EndpointSlices and scrapes them on their own addresses.
-    up_seconds = wait_for("every Felix target up through its Service", lambda: all_up(prometheus, FELIX_JOB, nodes), 90)
-    wait_for(
-        "Typha's restarted pod and kube-controllers up through their Services",
-        lambda: all_up(prometheus, TYPHA_JOB, 1) and all_up(prometheus, CONTROLLERS_JOB, 1),
-        90,
-    )
+    up_seconds = every_target_up_through_service_monitors(pipeline, cluster, nodes, "kube-system")
     assert cluster.get("daemonset", "calico-node", "kube-system")["metadata"]["generation"] == generation
     assert set(watch.rollouts().values()) == {0}
-    # The same labels as the pod scrape, so dashboards and alerts need nothing else.
-    felix_pods = calico_pods(cluster, "calico-node")
-    for pod, series in up_series(prometheus, FELIX_JOB).items():
-        labels = series["metric"]
-        assert pod in felix_pods and labels["node"] == felix_pods[pod], labels
-        assert labels["namespace"] == "kube-system" and labels["job"] == FELIX_JOB, labels
-    [typha] = up_series(prometheus, TYPHA_JOB).values()
-    assert calico_pods(cluster, "calico-typha")[typha["metric"]["pod"]] == typha["metric"]["node"]
-    [controllers] = up_series(prometheus, CONTROLLERS_JOB).values()
-    assert controllers["metric"]["pod"] in calico_pods(cluster, "calico-kube-controllers")
     check_dashboards_rules_and_alerts(cluster, prometheus, seconds(interval))
     stack.destroy()
     wait_for("Felix scrape job gone", lambda: not targets_of(prometheus, FELIX_JOB), 60)
