@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.e2e.calico_workloads import container_env  # noqa: E402
 from tests.support.expositions import Exposition, load_expositions  # noqa: E402
 from tests.support.prometheus_harness import send_exposition  # noqa: E402
 
@@ -91,13 +92,6 @@ class Listener:
     port: int
 
 
-def env_of(pod: dict[str, Any], container: str) -> dict[str, str]:
-    for item in pod["spec"].get("containers", []):
-        if item["name"] == container:
-            return {e["name"]: e.get("value", "") for e in item.get("env", []) if "value" in e}
-    return {}
-
-
 def is_true(text: str | None) -> bool:
     return (text or "").strip().lower() in ("true", "1", "yes")
 
@@ -121,7 +115,7 @@ def desired_listeners(
             if host in (address, "0.0.0.0", "::"):  # another host is not reachable on the pod's address
                 wanted.add(Listener("felix", **where, host=address, port=felix_spec.get("prometheusMetricsPort", 9091)))
         elif app == "calico-typha":
-            env = env_of(pod, "calico-typha")
+            env = container_env(pod, "calico-typha", {})  # Typha's metrics settings are plain values
             if is_true(env.get("TYPHA_PROMETHEUSMETRICSENABLED")):
                 port = int(env.get("TYPHA_PROMETHEUSMETRICSPORT") or 9093)
                 wanted.add(Listener("typha", **where, host=address, port=port))
