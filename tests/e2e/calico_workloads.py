@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.real_calico_env import PATH, TYPHA_PORT, felix_outside_a_pod, kube_controllers_argv
+from tests.e2e.real_calico_env import TYPHA_PORT, felix_outside_a_pod, kube_controllers_argv, outside_a_pod
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def process_of(
         "address": pod["status"]["podIP"],
         "folder": folder,
     }
-    base = {"PATH": PATH, "KUBECONFIG": str(kubeconfig)}
+    base = outside_a_pod(kubeconfig)
     folder.mkdir(parents=True, exist_ok=True)
     if app == "calico-node":
         env = container_env(pod, "calico-node", config_maps)

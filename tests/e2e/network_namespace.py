@@ -14,21 +14,17 @@ import contextlib
 import ipaddress
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.e2e.cluster import Process, wait_until
+from tests.e2e.real_calico_env import ip, network_namespaces
 
 ROOT = Path(__file__).resolve().parents[2]
 # Private /30s tried in turn; a /30 that already has an address or a route on this machine is skipped.
 SUBNETS = tuple(ipaddress.ip_network("10.213.0.0/22").subnets(new_prefix=30))
-
-
-def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
 
 
 def in_use(subnet: ipaddress.IPv4Network) -> bool:
@@ -54,7 +50,7 @@ def leftovers(relayed: RelayedService, relay: Process) -> list[str]:
     found = []
     if relay.popen.poll() is None:
         found.append(f"relay process {relay.popen.pid}")
-    if relayed.netns in ip("netns", "list").stdout.split():
+    if relayed.netns in network_namespaces():
         found.append(f"network namespace {relayed.netns}")
     if Path("/run/netns", relayed.netns).exists():
         found.append(f"/run/netns/{relayed.netns}")

@@ -16,14 +16,12 @@ import itertools
 import subprocess
 from pathlib import Path
 
+from tests.e2e.real_calico_env import ip, network_namespaces
+
 # A /16 per address slot (tests/e2e/cluster.py MAX_SLOTS is 10).
 FIRST_OCTET, SECOND_OCTET_BASE = 10, 200
 # Node numbers that have an address here: pod CIDRs take the third octets 101 to 199.
 MAX_NODES = 99
-
-
-def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
 
 
 def slot_network(slot: int) -> ipaddress.IPv4Network:
@@ -69,7 +67,7 @@ class PodNetwork:
         ip("link", "set", self.bridge, "up")
 
     def namespaces(self) -> list[str]:
-        return sorted(n.split()[0] for n in ip("netns", "list").stdout.splitlines() if n.startswith(self.prefix))
+        return sorted(name for name in network_namespaces() if name.startswith(self.prefix))
 
     def add_namespace(self, key: str, address: str) -> str:
         """A namespace ``cm<slot>-<key>`` with ``lo`` up and ``eth0`` at ``address`` on the bridge."""

@@ -33,14 +33,19 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NETNS_DIR = Path("/run/netns")
 
 
+def outside_a_pod(kubeconfig: Path) -> dict[str, str]:
+    """What every Calico process needs here beyond its container's environment: the image's PATH and a
+    kubeconfig in place of the pod's service account."""
+    return {"PATH": PATH, "KUBECONFIG": str(kubeconfig)}
+
+
 def felix_outside_a_pod(node_name: str, kubeconfig: Path, endpoint_status_dir: Path) -> dict[str, str]:
     """What Felix needs here beyond its container's environment: a kubeconfig for the service account, the node
     name and datastore calico-node hands it, no log file or syslog (CALICO_DISABLE_FILE_LOGGING), a folder of its
     own for endpoint status (Felix makes only its last level), and the eBPF clean-up skipped."""
     endpoint_status_dir.mkdir(parents=True, exist_ok=True)
     return {
-        "PATH": PATH,
-        "KUBECONFIG": str(kubeconfig),
+        **outside_a_pod(kubeconfig),
         "FELIX_FELIXHOSTNAME": node_name,
         "FELIX_DATASTORETYPE": "kubernetes",
         "FELIX_LOGFILEPATH": "none",
@@ -81,8 +86,7 @@ def felix_environment(
 def typha_environment(kubeconfig: Path) -> dict[str, str]:
     """calico-typha as calico-typha.yaml runs it, metrics on (TYPHA_PROMETHEUSMETRICS*, as the program sets)."""
     return {
-        "PATH": PATH,
-        "KUBECONFIG": str(kubeconfig),
+        **outside_a_pod(kubeconfig),
         "TYPHA_DATASTORETYPE": "kubernetes",
         "TYPHA_LOGFILEPATH": "none",
         "TYPHA_LOGSEVERITYSYS": "none",
@@ -96,8 +100,7 @@ def typha_environment(kubeconfig: Path) -> dict[str, str]:
 def kube_controllers_environment(kubeconfig: Path) -> dict[str, str]:
     """calico-kube-controllers as calico.yaml runs it; its metrics port comes from KubeControllersConfiguration."""
     return {
-        "PATH": PATH,
-        "KUBECONFIG": str(kubeconfig),
+        **outside_a_pod(kubeconfig),
         "DATASTORE_TYPE": "kubernetes",
         "ENABLED_CONTROLLERS": "node,loadbalancer",
     }
