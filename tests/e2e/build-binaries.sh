@@ -7,6 +7,9 @@
 #                                              prometheus-operator prometheus prometheus2 etcd
 #
 # Cache: $CALICO_MONITORING_E2E_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/calico-monitoring/e2e.
+# BUILD_JOBS builds run at once (default 2): a cold build waits on module downloads and single-threaded
+# links much of the time, so two at a time keep both cores busy. Each build's output goes to
+# <cache>/logs/<name>-<version>.log; a failed build prints the end of its log.
 # Nothing is downloaded except Go modules through the machine's Go module proxy.
 set -euo pipefail
 
@@ -29,7 +32,9 @@ export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}github.com/projectcalico,github.com/p
 
 KUBERNETES_BINARIES="kube-apiserver kube-controller-manager kube-scheduler kubectl"
 
-log() { printf 'build-binaries: %s\n' "$*" >&2; }
+# Progress lines go to the caller's stderr (fd 3) while each build's own output goes to its log file.
+exec 3>&2
+log() { printf 'build-binaries: %s\n' "$*" >&3; }
 
 # build NAME VERSION FUNCTION BINARY...: run FUNCTION in a fresh wrapper module unless every BINARY is there.
 build() {
@@ -43,11 +48,19 @@ build() {
     log "$name $version: cached in $out"
     return
   fi
-  log "$name $version: building into $out"
-  local started=$SECONDS
+  local started=$SECONDS build_log="$cache/logs/$name-$version.log"
+  log "$name $version: building into $out (output: $build_log)"
   rm -rf "$cache/src/$name-$version"
-  mkdir -p "$out/bin" "$cache/src/$name-$version"
-  (cd "$cache/src/$name-$version" && go mod init "e2e.local/$name" >/dev/null 2>&1 && "$step" "$out/bin")
+  mkdir -p "$out/bin" "$cache/src/$name-$version" "$cache/logs"
+  # A job of its own, waited for: inside an `if` or `||` bash would ignore set -e in the step's commands.
+  local status=0
+  (cd "$cache/src/$name-$version" && go mod init "e2e.local/$name" && "$step" "$out/bin") >"$build_log" 2>&1 &
+  wait $! || status=$?
+  if [ "$status" != 0 ]; then
+    log "$name $version: FAILED (exit $status) after $((SECONDS - started)) s; the end of $build_log:"
+    tail -n 40 "$build_log" >&3
+    return 1
+  fi
   log "$name $version: built in $((SECONDS - started)) s"
 }
 
@@ -73,9 +86,9 @@ build_kubernetes() {
     flags="$flags -X $package.gitVersion=$KUBERNETES_VERSION -X $package.gitMajor=1 -X $package.gitMinor=$minor"
     flags="$flags -X $package.gitTreeState=clean -X $package.buildDate=1970-01-01T00:00:00Z"
   done
-  for command in $KUBERNETES_BINARIES; do
-    go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "-s -w $flags" -o "$bin/$command" "k8s.io/kubernetes/cmd/$command"
-  done
+  # One go build for all four: it links them in parallel (-o into a folder names each after its package).
+  # shellcheck disable=SC2046,SC2086
+  go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "-s -w $flags" -o "$bin/" $(printf 'k8s.io/kubernetes/cmd/%s ' $KUBERNETES_BINARIES)
 }
 
 calico_wrapper() {
@@ -93,13 +106,10 @@ calico_wrapper() {
   done
 }
 
-calico_build() { # calico_build BIN PACKAGE...: each main package into BIN under its last path element's name
-  local bin=$1 package
+calico_build() { # calico_build BIN PACKAGE...: the main packages into BIN, each under its last path element's name
+  local bin=$1
   shift
-  for package in "$@"; do
-    go build -trimpath -ldflags "-s -w -X github.com/projectcalico/calico/pkg/buildinfo.Version=$CALICO_VERSION" \
-      -o "$bin/${package##*/}" "$package"
-  done
+  go build -trimpath -ldflags "-s -w -X github.com/projectcalico/calico/pkg/buildinfo.Version=$CALICO_VERSION" -o "$bin/" "$@"
 }
 
 build_calicoctl() {
@@ -159,7 +169,8 @@ json.dump(schema, open(folder + "schema-embed.json", "w"), separators=(",", ":")
 mapping = json.load(open(folder + "terraform-mapping.json"))
 json.dump(mapping, open(folder + "terraform-mapping-embed.json", "w"), separators=(",", ":"))
 PY
-  go mod tidy
+  # No `go mod tidy`: go build (-mod=mod) adds the few requirements it needs, where tidy would also download what
+  # other platforms' imports need.
   go build -trimpath -ldflags "-s -w -X $module/pkg/version.Version=v$PULUMI_KUBERNETES_VERSION" \
     -o "$bin/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes
 }
@@ -225,8 +236,7 @@ for replace in json.load(sys.stdin).get("Replace") or []:
         print("-replace=" + old["Path"] + "=" + new["Path"] + "@" + new["Version"])' | xargs -r go mod edit
   go get -tool "$module/cmd/prometheus@$module_version" "$module/cmd/promtool@$module_version"
   local flags="-s -w -X github.com/prometheus/common/version.Version=${version#v}"
-  go build -trimpath -tags netgo -ldflags "$flags" -o "$bin/prometheus" "$module/cmd/prometheus"
-  go build -trimpath -tags netgo -ldflags "$flags" -o "$bin/promtool" "$module/cmd/promtool"
+  go build -trimpath -tags netgo -ldflags "$flags" -o "$bin/" "$module/cmd/prometheus" "$module/cmd/promtool"
 }
 
 build_prometheus() { prometheus_build "$1" "$PROMETHEUS_VERSION" "$PROMETHEUS_MODULE_VERSION"; }
@@ -246,9 +256,22 @@ fetch_modules() {
     "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION"
 }
 
-names=${*:-modules kubernetes calicoctl calico pulumi pulumi-kubernetes pulumi-yaml sdkgen chart-render kwok prometheus-operator prometheus prometheus2 etcd}
+known="modules kubernetes calicoctl calico pulumi pulumi-kubernetes pulumi-yaml sdkgen chart-render kwok prometheus-operator prometheus prometheus2 etcd"
+# Longest cold build first, so that the last ones to finish are short.
+names=${*:-pulumi-kubernetes kubernetes prometheus pulumi prometheus-operator prometheus2 calico kwok calicoctl chart-render pulumi-yaml etcd sdkgen modules}
 for name in $names; do
-  case $name in
+  case " $known " in
+    *" $name "*) ;;
+    *) echo "build-binaries: unknown binary '$name' (known: $known)" >&2; exit 2 ;;
+  esac
+done
+jobs_at_once=${BUILD_JOBS:-2}
+case $jobs_at_once in
+  '' | *[!0-9]* | 0) echo "build-binaries: BUILD_JOBS must be a whole number of at least 1, not '$jobs_at_once'" >&2; exit 2 ;;
+esac
+
+build_named() {
+  case $1 in
     modules) log "modules: downloading calico $CALICO_VERSION and prometheus-operator $PROMETHEUS_OPERATOR_VERSION"; fetch_modules ;;
     # shellcheck disable=SC2086
     kubernetes) build kubernetes "$KUBERNETES_VERSION" build_kubernetes $KUBERNETES_BINARIES ;;
@@ -265,7 +288,27 @@ for name in $names; do
     prometheus) build prometheus "$PROMETHEUS_VERSION" build_prometheus prometheus promtool ;;
     prometheus2) build prometheus "$PROMETHEUS2_VERSION" build_prometheus2 prometheus promtool ;;
     etcd) build etcd "$ETCD_VERSION" build_etcd etcd ;;
-    *) echo "build-binaries: unknown binary '$name' (known: modules kubernetes calicoctl calico pulumi pulumi-kubernetes pulumi-yaml sdkgen chart-render kwok prometheus-operator prometheus prometheus2 etcd)" >&2; exit 2 ;;
   esac
+}
+
+# A queue of BUILD_JOBS workers; every build runs to its end even when another fails, and the script fails
+# naming each failed one.
+declare -A running=()
+failed=()
+collect_one() {
+  local finished status=0
+  wait -n -p finished || status=$?
+  [ "$status" = 0 ] || failed+=("${running[$finished]}")
+  unset "running[$finished]"
+}
+for name in $names; do
+  while [ "${#running[@]}" -ge "$jobs_at_once" ]; do collect_one; done
+  build_named "$name" &
+  running[$!]=$name
 done
+while [ "${#running[@]}" -gt 0 ]; do collect_one; done
 log "cache: $cache"
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "build-binaries: failed: ${failed[*]}" >&2
+  exit 1
+fi
