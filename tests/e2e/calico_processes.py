@@ -89,6 +89,7 @@ class PodRun:
         self.private = workload.folder / "var-lib"
         self.services: dict[str, Supervised] = {}
         self.init_pids: list[int] = []
+        self._init: subprocess.Popen | None = None  # the start-up command running now, if one is
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._start, daemon=True)
@@ -107,6 +108,7 @@ class PodRun:
                             env=self.workload.env, preexec_fn=die_with_parent,
                         )  # fmt: skip
                     self.init_pids.append(popen.pid)
+                    self._init = popen
                 if popen.wait() == 0:
                     break
                 if self._stopping.wait(RESTART_DELAY_SECONDS):
@@ -128,12 +130,24 @@ class PodRun:
         return self.init_pids + [pid for service in self.services.values() for pid in service.pids]
 
     def signal_stop(self) -> None:
+        """A start-up command still running (`calico-node -startup` waiting for the API server, say) is ended
+        too: a deleted pod's container does not finish its start-up first."""
         with self._lock:
             self._stopping.set()
+            init = self._init
+        if init is not None and init.poll() is None:
+            init.terminate()
         for service in self.services.values():
             service.signal_stop()
 
     def wait_stopped(self) -> None:
+        init = self._init
+        if init is not None:
+            try:
+                init.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                init.kill()
+                init.wait()
         self._thread.join(timeout=STOP_SECONDS)
         for service in self.services.values():
             service.wait_stopped()

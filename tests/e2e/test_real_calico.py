@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from pathlib import Path
 
 import pytest
 
+from tests.e2e.calico_processes import PodRun
 from tests.e2e.calico_standins import FELIX_CONFIGURATION, KUBE_CONTROLLERS_CONFIGURATION, desired_listeners
+from tests.e2e.calico_workloads import Workload
 from tests.e2e.cluster import address_slot
 from tests.e2e.conftest import runs_calico, start_pipeline, stop_all
 from tests.e2e.measurements import FIGURES
 from tests.e2e.pod_network import PodNetwork
+from tests.e2e.real_calico_env import STOP_SECONDS, network_namespace
 from tests.e2e.simulation import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -126,3 +131,25 @@ def test_real_processes_follow_their_configuration_like_the_stand_ins_and_leave_
     assert not [n for n in namespaces if os.path.exists(f"/run/netns/{n}")]
     assert PodNetwork(address_slot()).leftovers() == []
     FIGURES.append(f"real Calico, {nodes} nodes: listeners matched the stand-ins after " + "; ".join(seen))
+
+
+def test_a_pod_deleted_during_its_start_up_leaves_no_process(tmp_path: Path) -> None:
+    """A start-up command that never ends (`calico-node -startup` waiting for an API server it cannot reach) is
+    ended with its pod, well within the stop time, and the pod's services never start."""
+    with network_namespace("cm-podrun-stop") as netns:
+        workload = Workload(
+            component="felix", pod="calico-node-hangs", node="node-0", address="127.0.0.1",
+            services=(("felix", ("sleep", "600")),), env={"PATH": os.environ["PATH"]}, folder=tmp_path,
+            init=(("sleep", "600"),),
+        )  # fmt: skip
+        run = PodRun(workload, netns, tmp_path)
+        wait_for(
+            "the start-up command running", lambda: run.init_pids and Path(f"/proc/{run.init_pids[0]}").exists(), 10
+        )
+        started = time.monotonic()
+        run.stop()
+        took = time.monotonic() - started
+        alive = [pid for pid in run.pids() if Path(f"/proc/{pid}").exists()]
+        assert alive == [], f"still running after the pod's stop: {alive}"
+        assert run.services == {}, "the services started although the pod went during its start-up"
+        assert took < STOP_SECONDS, f"the stop took {took:.1f} s, as long as waiting the start-up out"
