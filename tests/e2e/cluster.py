@@ -113,7 +113,7 @@ class Binaries:
             "kube_controller_manager": kubernetes / "kube-controller-manager",
             "kube_scheduler": kubernetes / "kube-scheduler",
             "kubectl": kubernetes / "kubectl",
-            "calicoctl": root / f"calicoctl-{pins['CALICO_VERSION']}" / "bin" / "calicoctl",
+            "calicoctl": calico / "calicoctl",
             "calico_node": calico / "calico-node",
             "calico_felix": calico / "calico-felix",
             "calico_typha": calico / "calico-typha",
