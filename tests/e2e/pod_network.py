@@ -62,7 +62,9 @@ class PodNetwork:
         """The bridge, after removing whatever an earlier process of this slot left (the slot's lock says
         no other live process uses these names)."""
         self.remove()
-        ip("link", "add", self.bridge, "type", "bridge")
+        # A MAC of its own, as a host's NIC has: a bridge otherwise takes its lowest port's, and every change of it
+        # flushes the host's neighbour entries, which would hide a stale one (add_namespace).
+        ip("link", "add", self.bridge, "address", f"02:00:00:00:{self.slot:02x}:01", "type", "bridge")
         ip("addr", "add", f"{self.gateway}/{self.network.prefixlen}", "dev", self.bridge)
         ip("link", "set", self.bridge, "up")
 
@@ -86,6 +88,10 @@ class PodNetwork:
         except subprocess.CalledProcessError:
             self.remove_namespace(name)
             raise
+        # A pod that replaces another often gets its address (calico-kube-controllers' Recreate rollout does). The
+        # host kept sending to the old namespace's MAC until its neighbour entry went stale, and Prometheus found
+        # the new pod's target down for 30 s and more: forget the entry, so the next packet asks anew.
+        ip("neigh", "flush", "to", address, "dev", self.bridge, check=False)
         return name
 
     def remove_namespace(self, name: str) -> None:

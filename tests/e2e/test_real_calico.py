@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from tests.e2e.calico_workloads import Workload
 from tests.e2e.cluster import address_slot
 from tests.e2e.conftest import runs_calico, start_pipeline, stop_all
 from tests.e2e.measurements import FIGURES
-from tests.e2e.pod_network import PodNetwork
+from tests.e2e.netns_relay import listen_in
+from tests.e2e.pod_network import PodNetwork, node_address, node_pod_cidr
 from tests.e2e.real_calico_env import STOP_SECONDS, network_namespace
 from tests.e2e.simulation import wait_for
 
@@ -153,3 +155,24 @@ def test_a_pod_deleted_during_its_start_up_leaves_no_process(tmp_path: Path) -> 
         assert alive == [], f"still running after the pod's stop: {alive}"
         assert run.services == {}, "the services started although the pod went during its start-up"
         assert took < STOP_SECONDS, f"the stop took {took:.1f} s, as long as waiting the start-up out"
+
+
+def test_a_pod_at_the_address_of_the_pod_it_replaces_is_reachable_at_once() -> None:
+    """calico-kube-controllers' rollout (strategy Recreate) gives the new pod the old one's address: the new pod's
+    namespace answers at once, not after the host's neighbour entry for the old one went stale."""
+    network = PodNetwork(address_slot())
+    address = node_pod_cidr(1, network.slot).replace(".0/24", ".7")
+    network.create()
+    try:
+        # A node on the bridge throughout, as in a cluster: a bridge left without ports would lose its carrier,
+        # and with it every neighbour entry.
+        network.add_namespace("reuse-node", node_address(1, network.slot))
+        for key in ("old", "new"):
+            namespace = network.add_namespace(f"reuse-{key}", address)
+            # Connecting leaves the host a neighbour entry for this namespace's eth0.
+            with listen_in(f"/run/netns/{namespace}", address, 9094), socket.create_connection((address, 9094), 3):
+                pass
+            network.remove_namespace(namespace)
+    finally:
+        network.remove()
+    assert network.leftovers() == []
