@@ -7,8 +7,8 @@
 #                                              prometheus-operator prometheus prometheus2 etcd
 #
 # Cache: $CALICO_MONITORING_E2E_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/calico-monitoring/e2e.
-# BUILD_JOBS builds run at once (default 2): a cold build waits on module downloads and single-threaded
-# links much of the time, so two at a time keep both cores busy. Each build's output goes to
+# BUILD_JOBS builds run at once (default 2), so that one build's module downloads and single-threaded links
+# overlap another's compiling: both cores stayed busy through a measured cold build. Each build's output goes to
 # <cache>/logs/<name>-<version>.log; a failed build prints the end of its log.
 # Nothing is downloaded except Go modules through the machine's Go module proxy.
 set -euo pipefail
